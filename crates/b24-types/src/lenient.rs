@@ -1,0 +1,83 @@
+//! Lenient deserialisers for values the platform sends in more than one form.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+
+/// A number that may arrive as an integer, a float or a numeric string.
+pub(crate) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    d.deserialize_any(OptF64)
+}
+
+struct OptF64;
+
+impl<'de> Visitor<'de> for OptF64 {
+    type Value = Option<f64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number, a numeric string or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(OptF64)
+    }
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        let t = v.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.parse::<f64>()
+            .map(Some)
+            .map_err(|_| E::custom(format!("expected a number, got the string {v:?}")))
+    }
+}
+
+/// An integer that may arrive as a number or a numeric string (`expires_in`).
+pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match opt_f64(d)? {
+        None => Ok(None),
+        Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 =>
+        {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(Some(v as i64))
+        }
+        Some(v) => Err(de::Error::custom(format!("expected an integer, got {v}"))),
+    }
+}
+
+/// An optional id where the server may send `null`, `0`, `"0"` or `""` for "none".
+pub(crate) fn opt_id<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+    T::Error: fmt::Display,
+{
+    match opt_f64(d)? {
+        None => Ok(None),
+        Some(v) if v == 0.0 => Ok(None),
+        Some(v) if v > 0.0 && v.fract() == 0.0 && v < 18_446_744_073_709_551_616.0 =>
+        {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            T::try_from(v as u64).map(Some).map_err(de::Error::custom)
+        }
+        Some(v) => Err(de::Error::custom(format!(
+            "expected a positive integer id, got {v}"
+        ))),
+    }
+}

@@ -1,0 +1,20 @@
+//! Which of the two REST APIs a method lives in.
+
+/// The API a method belongs to; it decides the URL prefix and the body format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    /// REST 3.0 at `/rest/api/`: JSON body, object-shaped errors, idempotency keys.
+    V3,
+    /// The classic API at `/rest/`: string-shaped errors, no idempotency keys.
+    Classic,
+}
+
+impl Api {
+    /// The path prefix after the host: `/rest/api/` or `/rest/`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Api::V3 => "/rest/api/",
+            Api::Classic => "/rest/",
+        }
+    }
+}

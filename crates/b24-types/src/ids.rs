@@ -172,7 +172,7 @@ impl Visitor<'_> for IdVisitor {
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
         // Some PHP serialisers emit `51.0`; accept integral floats only.
-        if v.fract() == 0.0 && v >= 0.0 && v < 18_446_744_073_709_551_616.0 {
+        if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Ok(v as u64)
         } else {

@@ -68,16 +68,55 @@ where
     T: TryFrom<u64>,
     T::Error: fmt::Display,
 {
-    match opt_f64(d)? {
-        None => Ok(None),
-        Some(v) if v == 0.0 => Ok(None),
-        Some(v) if v > 0.0 && v.fract() == 0.0 && v < 18_446_744_073_709_551_616.0 =>
-        {
+    match d.deserialize_any(OptU64)? {
+        None | Some(0) => Ok(None),
+        Some(v) => T::try_from(v).map(Some).map_err(de::Error::custom),
+    }
+}
+
+/// A non-negative integer from a number (integral floats too), a numeric string or null.
+struct OptU64;
+
+impl<'de> Visitor<'de> for OptU64 {
+    type Value = Option<u64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a non-negative integer, a numeric string or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(OptU64)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        u64::try_from(v)
+            .map(Some)
+            .map_err(|_| E::custom(format!("expected a positive id, got {v}")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        if v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            T::try_from(v as u64).map(Some).map_err(de::Error::custom)
+            Ok(Some(v as u64))
+        } else {
+            Err(E::custom(format!(
+                "expected a positive integer id, got {v}"
+            )))
         }
-        Some(v) => Err(de::Error::custom(format!(
-            "expected a positive integer id, got {v}"
-        ))),
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        let t = v.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.parse::<u64>()
+            .map(Some)
+            .map_err(|_| E::custom(format!("expected a numeric id, got the string {v:?}")))
     }
 }

@@ -110,8 +110,10 @@ fn rights_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ResultRights
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Wire {
-        Rights(ResultRights),
+        // The list arm comes first: serde reads a struct from a sequence too, so an
+        // empty `[]` would otherwise become rights with both flags false.
         List(Vec<serde_json::Value>),
+        Rights(ResultRights),
     }
     match Option::<Wire>::deserialize(d)? {
         Some(Wire::Rights(r)) => Ok(Some(r)),

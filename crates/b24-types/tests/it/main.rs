@@ -1,0 +1,12 @@
+//! Integration tests of b24-types: round trips and documented wire examples.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+mod examples;
+mod round_trip;
+mod strategies;

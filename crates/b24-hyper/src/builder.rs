@@ -1,0 +1,218 @@
+//! [`ClientBuilder`]: every setting of a [`Client`], checked once in [`build`](ClientBuilder::build).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::HeaderValue;
+use rustls::pki_types::CertificateDer;
+
+use crate::client::Client;
+use crate::error::BuildError;
+use crate::tls;
+
+/// The default connect timeout (TCP plus TLS handshake).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default per-attempt timeout. Bitrix24 cuts a request off after 60 s, so an
+/// attempt gets a little longer than that.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(70);
+/// The default overall deadline of one call, waits and retries included.
+pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(300);
+/// The default cap on a response body.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+/// The default idle timeout of a pooled connection: below the 60 s and more that
+/// servers commonly keep an idle connection open, so the pool drops it first.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+/// The default number of idle connections kept per host.
+pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 16;
+
+/// Builds a [`Client`].
+///
+/// ```no_run
+/// # fn main() -> Result<(), b24_hyper::BuildError> {
+/// let client = b24_hyper::Client::builder()
+///     .user_agent("my-integration/1.0")
+///     .connect_timeout(std::time::Duration::from_secs(5))
+///     .build()?;
+/// # let _ = client; Ok(()) }
+/// ```
+#[must_use]
+pub struct ClientBuilder {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) call_deadline: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) pool_idle_timeout: Duration,
+    pub(crate) pool_max_idle_per_host: usize,
+    pub(crate) allow_plain_loopback: bool,
+    pub(crate) built_in_roots: bool,
+    pub(crate) extra_roots: Vec<CertificateDer<'static>>,
+    pub(crate) resolve: HashMap<String, Vec<SocketAddr>>,
+    pub(crate) user_agent: String,
+    pending: Option<BuildError>,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("call_deadline", &self.call_deadline)
+            .field("max_body", &self.max_body)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("allow_plain_loopback", &self.allow_plain_loopback)
+            .field("built_in_roots", &self.built_in_roots)
+            .field("extra_roots", &self.extra_roots.len())
+            .field("resolve", &self.resolve.len())
+            .field("user_agent", &self.user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with the defaults: https only, built-in roots per the cargo features,
+    /// the `DEFAULT_*` limits, `User-Agent: b24-hyper/<version>`.
+    pub fn new() -> Self {
+        Self {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            call_deadline: DEFAULT_CALL_DEADLINE,
+            max_body: DEFAULT_MAX_BODY,
+            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
+            pool_max_idle_per_host: DEFAULT_POOL_MAX_IDLE_PER_HOST,
+            allow_plain_loopback: false,
+            built_in_roots: true,
+            extra_roots: Vec::new(),
+            resolve: HashMap::new(),
+            user_agent: concat!("b24-hyper/", env!("CARGO_PKG_VERSION")).to_owned(),
+            pending: None,
+        }
+    }
+
+    /// Time allowed to open a connection: TCP connect plus TLS handshake.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one attempt: sending the request and reading the whole
+    /// response. Waits between attempts do not count.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for one call from start to end: every attempt, every wait for the
+    /// rate limiter, and a token refresh. A call whose next wait would end past the
+    /// deadline fails at once with a timeout.
+    pub fn call_deadline(mut self, deadline: Duration) -> Self {
+        self.call_deadline = deadline;
+        self
+    }
+
+    /// The largest response body read, in bytes. Reading stops past it and the
+    /// attempt fails with [`TransportError::BodyTooLarge`](crate::TransportError::BodyTooLarge).
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// How long an idle pooled connection is kept. Keep it below the server's
+    /// keep-alive so the pool never hands out a connection the server is closing.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// How many idle connections are kept per host.
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// Allows plain `http://` to loopback hosts (`localhost`, `*.localhost`,
+    /// `127.0.0.0/8`, `::1`), for local test servers. Plain http to any other host is
+    /// always refused, before any connection is made.
+    pub fn allow_plain_http_to_loopback(mut self, allow: bool) -> Self {
+        self.allow_plain_loopback = allow;
+        self
+    }
+
+    /// Whether the built-in roots (webpki-roots and/or the system store, per the cargo
+    /// features) are trusted. On by default; turn off to trust only the certificates
+    /// added with [`add_root_certificate_pem`](Self::add_root_certificate_pem).
+    pub fn built_in_roots(mut self, enabled: bool) -> Self {
+        self.built_in_roots = enabled;
+        self
+    }
+
+    /// Trusts every certificate in a PEM text as a root (a private CA, a test CA).
+    /// A PEM that cannot be read makes [`build`](Self::build) fail.
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        match tls::parse_pem(pem.as_ref()) {
+            Ok(certs) => self.extra_roots.extend(certs),
+            Err(e) => {
+                self.pending.get_or_insert(e);
+            }
+        }
+        self
+    }
+
+    /// Sends connections for `host` to `addr` instead of asking DNS. A port given in
+    /// the request URL wins over the port of `addr`; without one, `addr`'s port is
+    /// used. Calling it again for the same host adds another address.
+    pub fn resolve(mut self, host: &str, addr: SocketAddr) -> Self {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.resolve.entry(host).or_default().push(addr);
+        self
+    }
+
+    /// The `User-Agent` sent with every request that has none
+    /// (`integration-name/version` is what Bitrix24 asks for).
+    pub fn user_agent(mut self, value: impl Into<String>) -> Self {
+        self.user_agent = value.into();
+        self
+    }
+
+    /// Builds the client: the TLS configuration, the resolver and the pool.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] for an unreadable PEM, no trusted roots, a bad `User-Agent` or
+    /// a zero limit.
+    pub fn build(mut self) -> Result<Client, BuildError> {
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        for (setting, value) in [
+            ("connect_timeout", self.connect_timeout),
+            ("attempt_timeout", self.attempt_timeout),
+            ("call_deadline", self.call_deadline),
+        ] {
+            if value.is_zero() {
+                return Err(BuildError::Setting {
+                    setting,
+                    reason: "must be above zero",
+                });
+            }
+        }
+        if self.max_body == 0 {
+            return Err(BuildError::Setting {
+                setting: "max_response_body",
+                reason: "must be above zero",
+            });
+        }
+        let user_agent =
+            HeaderValue::from_str(&self.user_agent).map_err(|_| BuildError::UserAgent)?;
+        let tls = tls::client_config(self.built_in_roots, &self.extra_roots)?;
+        Ok(Client::from_parts(self, tls, user_agent))
+    }
+}

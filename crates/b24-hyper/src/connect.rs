@@ -1,0 +1,172 @@
+//! The connector the pool opens connections with: TCP (through the overriding
+//! resolver), then TLS with ALPN, both under one connect timeout. Failures are typed
+//! ([`ConnectFailure`]) so the call path can tell TCP, TLS and timeout apart.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::Uri;
+use hyper_rustls::MaybeHttpsStream;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tower_service::Service;
+
+use crate::error::ConnectFailure;
+use crate::resolve::OverrideResolver;
+
+/// The stream a connection runs over.
+pub(crate) type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
+
+/// TCP + TLS connector with a connect timeout.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    tcp: HttpConnector<OverrideResolver>,
+    tls: TlsConnector,
+    allow_plain_loopback: bool,
+    timeout: Duration,
+}
+
+impl Connector {
+    pub(crate) fn new(
+        resolver: OverrideResolver,
+        tls: Arc<ClientConfig>,
+        allow_plain_loopback: bool,
+        timeout: Duration,
+    ) -> Self {
+        let mut tcp = HttpConnector::new_with_resolver(resolver);
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        Self {
+            tcp,
+            tls: TlsConnector::from(tls),
+            allow_plain_loopback,
+            timeout,
+        }
+    }
+}
+
+/// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1`.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return ip.is_loopback();
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost")
+}
+
+/// Whether the address may be used at all: https always, plain http only to a
+/// loopback host and only when allowed.
+pub(crate) fn check_scheme(uri: &Uri, allow_plain_loopback: bool) -> Result<(), ConnectFailure> {
+    let host = uri.host().ok_or(ConnectFailure::NoHost)?;
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if allow_plain_loopback && is_loopback_host(host) => Ok(()),
+        _ => Err(ConnectFailure::InsecureScheme),
+    }
+}
+
+impl Service<Uri> for Connector {
+    type Response = Stream;
+    type Error = ConnectFailure;
+    type Future = Pin<Box<dyn Future<Output = Result<Stream, ConnectFailure>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectFailure>> {
+        self.tcp
+            .poll_ready(cx)
+            .map_err(|e| ConnectFailure::Tcp(Box::new(e)))
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        if let Err(e) = check_scheme(&dst, self.allow_plain_loopback) {
+            return Box::pin(async move { Err(e) });
+        }
+        let plain = dst.scheme_str() == Some("http");
+        let server_name = dst
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+            .ok_or(ConnectFailure::NoHost)
+            .and_then(|h| ServerName::try_from(h).map_err(|e| ConnectFailure::Tls(Box::new(e))));
+        let timeout = self.timeout;
+        let tls = self.tls.clone();
+        let connecting = self.tcp.call(dst);
+        Box::pin(async move {
+            let started = tokio::time::Instant::now();
+            let deadline = started + timeout;
+            let timed_out = || ConnectFailure::Timeout(started.elapsed());
+            let tcp = tokio::time::timeout_at(deadline, connecting)
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(|e| ConnectFailure::Tcp(Box::new(e)))?;
+            if plain {
+                return Ok(MaybeHttpsStream::Http(tcp));
+            }
+            let server_name = server_name?;
+            let tls_stream =
+                tokio::time::timeout_at(deadline, tls.connect(server_name, TokioIo::new(tcp)))
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(|e| ConnectFailure::Tls(Box::new(e)))?;
+            Ok(MaybeHttpsStream::Https(TokioIo::new(tls_stream)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "p1.localhost",
+            "127.0.0.1",
+            "127.8.9.10",
+            "[::1]",
+            "localhost.",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in [
+            "example.com",
+            "localhost.example.com",
+            "10.0.0.1",
+            "[::2]",
+            "mylocalhost",
+        ] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn scheme_rules() {
+        let http_remote: Uri = "http://portal.example/rest/".parse().unwrap();
+        let http_local: Uri = "http://127.0.0.1:8080/rest/".parse().unwrap();
+        let https_remote: Uri = "https://portal.example/rest/".parse().unwrap();
+        assert!(check_scheme(&https_remote, false).is_ok());
+        assert!(check_scheme(&http_local, true).is_ok());
+        assert!(matches!(
+            check_scheme(&http_local, false),
+            Err(ConnectFailure::InsecureScheme)
+        ));
+        assert!(matches!(
+            check_scheme(&http_remote, true),
+            Err(ConnectFailure::InsecureScheme)
+        ));
+        let ftp: Uri = "ftp://127.0.0.1/".parse().unwrap();
+        assert!(matches!(
+            check_scheme(&ftp, true),
+            Err(ConnectFailure::InsecureScheme)
+        ));
+    }
+}

@@ -1,0 +1,282 @@
+//! Transport and builder errors.
+//!
+//! No error here ever holds or prints a URI: a webhook URL carries its secret in the
+//! path. Errors keep their source chain, so callers can still reach the underlying
+//! `io::Error` or `rustls::Error`.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+/// A boxed source error.
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Whether a failed attempt may have reached the server.
+///
+/// A write that failed with [`SentState::NotSent`] can be repeated without risk; one that
+/// failed with [`SentState::MaybeSent`] may already have run on the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SentState {
+    /// No byte of the request left this process (connect, TLS or address failure).
+    NotSent,
+    /// The request may have been sent, in part or in full.
+    MaybeSent,
+}
+
+/// Which limit a timeout hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutStage {
+    /// Opening the connection (TCP and TLS handshake) took longer than the connect
+    /// timeout. Nothing was sent.
+    Connect,
+    /// One attempt (send plus reading the whole response) took longer than the
+    /// per-attempt timeout.
+    Attempt,
+    /// The overall deadline of the call passed.
+    Deadline,
+}
+
+/// A failure to move a request or its response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The address uses plain `http`, which is refused unless the host is a loopback
+    /// address and plain HTTP to loopback was enabled on the builder. Nothing was sent.
+    #[error(
+        "plain http is refused: only https is allowed (plain http only to a loopback host, when enabled on the builder)"
+    )]
+    InsecureScheme,
+    /// The request address cannot be used (no scheme or no host). Nothing was sent.
+    #[error("invalid request address: {reason}")]
+    InvalidAddress {
+        /// Why (never the address itself).
+        reason: &'static str,
+    },
+    /// The TCP connection could not be opened (DNS, refused, unreachable). Nothing
+    /// was sent.
+    #[error("could not connect to the portal")]
+    Connect {
+        /// The underlying failure.
+        #[source]
+        source: BoxError,
+    },
+    /// The TLS handshake failed (unknown certificate authority, name mismatch,
+    /// protocol error). Nothing was sent.
+    #[error("TLS handshake with the portal failed")]
+    Tls {
+        /// The underlying failure (usually a `rustls::Error` inside an `io::Error`).
+        #[source]
+        source: BoxError,
+    },
+    /// A time limit was hit.
+    #[error("timed out ({stage:?}) after {elapsed:?}")]
+    Timeout {
+        /// Which limit.
+        stage: TimeoutStage,
+        /// How long the attempt had run.
+        elapsed: Duration,
+        /// Whether the request may have been sent.
+        sent: SentState,
+    },
+    /// The response body was larger than the configured cap; reading stopped there.
+    #[error("response body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The HTTP exchange failed after the connection was up (reset, closed early,
+    /// protocol error).
+    #[error("HTTP exchange with the portal failed")]
+    Http {
+        /// Whether the request may have been sent.
+        sent: SentState,
+        /// The underlying failure.
+        #[source]
+        source: BoxError,
+    },
+    /// Reading the response body failed (connection dropped, truncated body).
+    #[error("reading the response body failed")]
+    Body {
+        /// The underlying failure.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl TransportError {
+    /// Whether the request may have reached the server.
+    pub fn sent_state(&self) -> SentState {
+        match self {
+            TransportError::InsecureScheme
+            | TransportError::InvalidAddress { .. }
+            | TransportError::Connect { .. }
+            | TransportError::Tls { .. } => SentState::NotSent,
+            TransportError::Timeout { sent, .. } | TransportError::Http { sent, .. } => *sent,
+            TransportError::BodyTooLarge { .. } | TransportError::Body { .. } => {
+                SentState::MaybeSent
+            }
+        }
+    }
+
+    /// True for any timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, TransportError::Timeout { .. })
+    }
+
+    /// True when the connection could not be opened (TCP, TLS or connect timeout).
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Connect { .. }
+                | TransportError::Tls { .. }
+                | TransportError::Timeout {
+                    stage: TimeoutStage::Connect,
+                    ..
+                }
+        )
+    }
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An extra root certificate could not be read from PEM.
+    #[error("invalid PEM root certificate: {reason}")]
+    InvalidPem {
+        /// Why.
+        reason: String,
+    },
+    /// A root certificate was rejected by the trust store.
+    #[error("root certificate rejected")]
+    RootCertificate(#[source] rustls::Error),
+    /// No root certificate is trusted: built-in roots are off and no extra CA was given.
+    #[error("no trusted root certificates: enable a root feature or add a CA certificate")]
+    NoRoots,
+    /// The operating system's root certificates could not be loaded.
+    #[cfg(feature = "native-roots")]
+    #[error("could not load the system root certificates: {reason}")]
+    NativeRoots {
+        /// Why.
+        reason: String,
+    },
+    /// The TLS configuration was rejected.
+    #[error("TLS configuration rejected")]
+    Tls(#[source] rustls::Error),
+    /// The `User-Agent` is not a valid header value.
+    #[error("invalid User-Agent value")]
+    UserAgent,
+    /// A numeric setting is out of range.
+    #[error("invalid setting `{setting}`: {reason}")]
+    Setting {
+        /// The setting.
+        setting: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// The connector's own failure, found again in the pool's error chain.
+#[derive(Debug)]
+pub(crate) enum ConnectFailure {
+    /// Plain http to a host that may not get it.
+    InsecureScheme,
+    /// The address has no host.
+    NoHost,
+    /// TCP (including DNS).
+    Tcp(BoxError),
+    /// TLS handshake.
+    Tls(BoxError),
+    /// The connect timeout passed.
+    Timeout(Duration),
+}
+
+impl fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectFailure::InsecureScheme => f.write_str("plain http refused"),
+            ConnectFailure::NoHost => f.write_str("address has no host"),
+            ConnectFailure::Tcp(_) => f.write_str("tcp connect failed"),
+            ConnectFailure::Tls(_) => f.write_str("tls handshake failed"),
+            ConnectFailure::Timeout(d) => write!(f, "connect timed out after {d:?}"),
+        }
+    }
+}
+
+impl StdError for ConnectFailure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            ConnectFailure::Tcp(e) | ConnectFailure::Tls(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+impl ConnectFailure {
+    /// What kind of failure this is, detached from the error's lifetime.
+    pub(crate) fn kind(&self) -> FailureKind {
+        match self {
+            ConnectFailure::InsecureScheme => FailureKind::InsecureScheme,
+            ConnectFailure::NoHost => FailureKind::NoHost,
+            ConnectFailure::Tcp(_) => FailureKind::Tcp,
+            ConnectFailure::Tls(_) => FailureKind::Tls,
+            ConnectFailure::Timeout(d) => FailureKind::Timeout(*d),
+        }
+    }
+}
+
+/// The kind of a [`ConnectFailure`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FailureKind {
+    InsecureScheme,
+    NoHost,
+    Tcp,
+    Tls,
+    Timeout(Duration),
+}
+
+impl FailureKind {
+    /// The public error; `whole` is the pool's error holding the failure, kept as the
+    /// source so the chain stays complete.
+    pub(crate) fn into_transport(self, whole: BoxError) -> TransportError {
+        match self {
+            FailureKind::InsecureScheme => TransportError::InsecureScheme,
+            FailureKind::NoHost => TransportError::InvalidAddress { reason: "no host" },
+            FailureKind::Tcp => TransportError::Connect { source: whole },
+            FailureKind::Tls => TransportError::Tls { source: whole },
+            FailureKind::Timeout(elapsed) => TransportError::Timeout {
+                stage: TimeoutStage::Connect,
+                elapsed,
+                sent: SentState::NotSent,
+            },
+        }
+    }
+}
+
+/// Walks a source chain, looking inside `io::Error`s too (their `source()` skips the
+/// error they wrap), and returns the first error of type `T`.
+pub(crate) fn find_in_chain<'a, T: StdError + 'static>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a T> {
+    let mut next: Option<&'a (dyn StdError + 'static)> = Some(err);
+    let mut hops = 0u8;
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        hops = hops.saturating_add(1);
+        if hops > 32 {
+            return None;
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}

@@ -1,0 +1,102 @@
+//! One attempt: send the request through the pool, read the body under a cap, all
+//! under the attempt timeout and the call's deadline.
+
+use std::error::Error as StdError;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, USER_AGENT};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tokio::time::Instant;
+
+use crate::client::Inner;
+use crate::connect::check_scheme;
+use crate::error::{find_in_chain, ConnectFailure, SentState, TimeoutStage, TransportError};
+
+/// Sends one attempt. `deadline` is the call's overall deadline, if any.
+pub(crate) async fn send_attempt(
+    inner: &Inner,
+    request: http::Request<Bytes>,
+    deadline: Option<Instant>,
+) -> Result<http::Response<Bytes>, TransportError> {
+    let settings = &inner.settings;
+    // Refused before any connection is looked up or opened.
+    check_scheme(request.uri(), settings.allow_plain_loopback).map_err(|e| match e {
+        ConnectFailure::NoHost => TransportError::InvalidAddress { reason: "no host" },
+        _ => TransportError::InsecureScheme,
+    })?;
+    let started = Instant::now();
+    let attempt_end = started + settings.attempt_timeout;
+    let (end, stage) = match deadline {
+        Some(d) if d <= attempt_end => (d, TimeoutStage::Deadline),
+        _ => (attempt_end, TimeoutStage::Attempt),
+    };
+    if end <= started {
+        return Err(TransportError::Timeout {
+            stage,
+            elapsed: std::time::Duration::ZERO,
+            sent: SentState::NotSent,
+        });
+    }
+
+    let (mut parts, body) = request.into_parts();
+    if !parts.headers.contains_key(USER_AGENT) {
+        parts
+            .headers
+            .insert(USER_AGENT, settings.user_agent.clone());
+    }
+    let request = http::Request::from_parts(parts, Full::new(body));
+    let max_body = settings.max_body;
+
+    let exchange = async {
+        let response = inner.pool.request(request).await.map_err(classify)?;
+        let (parts, body) = response.into_parts();
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max_body as u64) {
+            return Err(TransportError::BodyTooLarge { limit: max_body });
+        }
+        let collected = Limited::new(body, max_body).collect().await.map_err(|e| {
+            if e.downcast_ref::<LengthLimitError>().is_some() {
+                TransportError::BodyTooLarge { limit: max_body }
+            } else {
+                TransportError::Body { source: e }
+            }
+        })?;
+        Ok(http::Response::from_parts(parts, collected.to_bytes()))
+    };
+    match tokio::time::timeout_at(end, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(TransportError::Timeout {
+            stage,
+            elapsed: started.elapsed(),
+            sent: SentState::MaybeSent,
+        }),
+    }
+}
+
+/// Sorts a pool error into the public error, keeping it as the source.
+fn classify(err: hyper_util::client::legacy::Error) -> TransportError {
+    let as_dyn: &(dyn StdError + 'static) = &err;
+    if let Some(kind) = find_in_chain::<ConnectFailure>(as_dyn).map(ConnectFailure::kind) {
+        return kind.into_transport(Box::new(err));
+    }
+    if err.is_connect() {
+        return TransportError::Connect {
+            source: Box::new(err),
+        };
+    }
+    // hyper hands a request back as canceled only when it never started writing it.
+    let canceled = find_in_chain::<hyper::Error>(as_dyn).is_some_and(hyper::Error::is_canceled);
+    let sent = if canceled {
+        SentState::NotSent
+    } else {
+        SentState::MaybeSent
+    };
+    TransportError::Http {
+        sent,
+        source: Box::new(err),
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests of b24-hyper: one binary, modules beside this file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod local_server;
+mod transport;

@@ -1,0 +1,292 @@
+//! The bare transport: scheme rules, resolver overrides, pooling, timeouts, body cap,
+//! typed errors.
+
+use std::time::{Duration, Instant};
+
+use b24_hyper::{Client, SentState, TimeoutStage, TransportError};
+use bytes::Bytes;
+
+use crate::local_server::LocalServer;
+
+fn get(url: &str) -> http::Request<Bytes> {
+    http::Request::get(url).body(Bytes::new()).unwrap()
+}
+
+fn post(url: &str, body: &'static str) -> http::Request<Bytes> {
+    http::Request::post(url)
+        .header("content-type", "application/json")
+        .body(Bytes::from_static(body.as_bytes()))
+        .unwrap()
+}
+
+fn loopback_client() -> b24_hyper::ClientBuilder {
+    Client::builder().allow_plain_http_to_loopback(true)
+}
+
+#[tokio::test]
+async fn plain_http_to_a_non_loopback_host_is_refused_before_connecting() {
+    let server = LocalServer::start().await;
+    // Even pinned to a live loopback listener, a non-loopback name must not get http.
+    let client = loopback_client()
+        .resolve("portal.example", server.addr)
+        .build()
+        .unwrap();
+    let url = format!("http://portal.example:{}/echo", server.addr.port());
+    let err = client.send(get(&url)).await.unwrap_err();
+    assert!(matches!(err, TransportError::InsecureScheme), "{err:?}");
+    assert_eq!(err.sent_state(), SentState::NotSent);
+    assert_eq!(server.connections(), 0);
+}
+
+#[tokio::test]
+async fn plain_http_to_loopback_needs_the_builder_switch() {
+    let server = LocalServer::start().await;
+    let strict = Client::builder().build().unwrap();
+    let err = strict.send(get(&server.url("/echo"))).await.unwrap_err();
+    assert!(matches!(err, TransportError::InsecureScheme), "{err:?}");
+    assert_eq!(server.connections(), 0);
+
+    let relaxed = loopback_client().build().unwrap();
+    let response = relaxed.send(get(&server.url("/echo"))).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn pinned_name_user_agent_and_host_header() {
+    let server = LocalServer::start().await;
+    let client = loopback_client()
+        .resolve("p1.localhost", server.addr)
+        .user_agent("b24-tests/1.0")
+        .build()
+        .unwrap();
+    // No port in the URL: the pinned address's port is used.
+    let response = client
+        .send(post("http://p1.localhost/echo", "{\"a\":1}"))
+        .await
+        .unwrap();
+    let echo: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(echo["userAgent"], "b24-tests/1.0");
+    assert_eq!(echo["host"], "p1.localhost");
+    assert_eq!(echo["bodyLen"], 7);
+
+    // A caller's own User-Agent is kept.
+    let mut request = get("http://p1.localhost/echo");
+    request
+        .headers_mut()
+        .insert("user-agent", http::HeaderValue::from_static("mine/2"));
+    let response = client.send(request).await.unwrap();
+    let echo: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    assert_eq!(echo["userAgent"], "mine/2");
+}
+
+#[tokio::test]
+async fn default_user_agent_names_the_crate() {
+    let server = LocalServer::start().await;
+    let client = loopback_client().build().unwrap();
+    let response = client.send(get(&server.url("/echo"))).await.unwrap();
+    let echo: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+    assert!(
+        echo["userAgent"]
+            .as_str()
+            .unwrap()
+            .starts_with("b24-hyper/"),
+        "{echo}"
+    );
+}
+
+#[tokio::test]
+async fn connections_are_pooled_and_reused() {
+    let server = LocalServer::start().await;
+    let client = loopback_client().build().unwrap();
+    for _ in 0..5 {
+        let response = client.send(get(&server.url("/echo"))).await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // Clones share the pool.
+    let clone = client.clone();
+    clone.send(get(&server.url("/echo"))).await.unwrap();
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn redirects_are_returned_not_followed() {
+    let server = LocalServer::start().await;
+    let client = loopback_client().build().unwrap();
+    let response = client.send(get(&server.url("/redirect"))).await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn slow_response_is_a_typed_attempt_timeout() {
+    let server = LocalServer::start().await;
+    let client = loopback_client()
+        .attempt_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = client
+        .send(get(&server.url("/delay/3000")))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    match &err {
+        TransportError::Timeout { stage, sent, .. } => {
+            assert_eq!(*stage, TimeoutStage::Attempt);
+            assert_eq!(*sent, SentState::MaybeSent);
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(err.is_timeout());
+    assert!(took >= Duration::from_millis(190), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[tokio::test]
+async fn silent_peer_during_tls_handshake_is_a_connect_timeout() {
+    let server = LocalServer::silent().await;
+    let client = Client::builder()
+        .connect_timeout(Duration::from_millis(200))
+        .resolve("p1.localhost", server.addr)
+        .build()
+        .unwrap();
+    let err = client
+        .send(get("https://p1.localhost/rest/api/1/s3cr3t/x"))
+        .await
+        .unwrap_err();
+    match &err {
+        TransportError::Timeout { stage, sent, .. } => {
+            assert_eq!(*stage, TimeoutStage::Connect);
+            assert_eq!(*sent, SentState::NotSent);
+        }
+        other => panic!("expected a connect timeout, got {other:?}"),
+    }
+    assert!(err.is_connect());
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn refused_connection_is_a_connect_error_not_sent() {
+    // Bind then drop to find a port nobody listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = Client::builder().build().unwrap();
+    let err = client
+        .send(get(&format!(
+            "https://127.0.0.1:{port}/rest/api/1/s3cr3t/x"
+        )))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Connect { .. }), "{err:?}");
+    assert_eq!(err.sent_state(), SentState::NotSent);
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+#[tokio::test]
+async fn tls_to_a_plain_http_server_is_a_tls_error() {
+    let server = LocalServer::start().await;
+    let client = Client::builder().build().unwrap();
+    let err = client
+        .send(get(&format!(
+            "https://127.0.0.1:{}/rest/api/1/s3cr3t/x",
+            server.addr.port()
+        )))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransportError::Tls { .. }), "{err:?}");
+    assert_eq!(err.sent_state(), SentState::NotSent);
+}
+
+#[tokio::test]
+async fn body_over_the_cap_stops_reading_with_a_typed_error() {
+    let server = LocalServer::start().await;
+    let client = loopback_client()
+        .max_response_body(1024 * 1024)
+        .build()
+        .unwrap();
+    // Declared by Content-Length.
+    let err = client
+        .send(get(&server.url("/big/4000000")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::BodyTooLarge { limit: 1048576 }),
+        "{err:?}"
+    );
+    // Streamed without a length: reading stops at the cap.
+    let err = client
+        .send(get(&server.url("/big-chunked/8000000")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransportError::BodyTooLarge { .. }),
+        "{err:?}"
+    );
+    // Under the cap it is read whole.
+    let ok = client.send(get(&server.url("/big/1000000"))).await.unwrap();
+    assert_eq!(ok.body().len(), 1_000_000);
+}
+
+#[tokio::test]
+async fn errors_never_show_the_uri() {
+    let server = LocalServer::silent().await;
+    let client = Client::builder()
+        .connect_timeout(Duration::from_millis(100))
+        .resolve("p1.localhost", server.addr)
+        .build()
+        .unwrap();
+    let secret = "w3bh00ks3cr3t";
+    let refused_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let urls = [
+        format!("https://p1.localhost/rest/api/1/{secret}/tasks.task.get"),
+        format!("https://127.0.0.1:{refused_port}/rest/api/1/{secret}/tasks.task.get"),
+        format!("http://portal.example/rest/api/1/{secret}/tasks.task.get"),
+    ];
+    for url in urls {
+        let err = client.send(get(&url)).await.unwrap_err();
+        let mut texts = vec![format!("{err}"), format!("{err:?}")];
+        let mut source = std::error::Error::source(&err);
+        while let Some(s) = source {
+            texts.push(format!("{s}"));
+            texts.push(format!("{s:?}"));
+            source = s.source();
+        }
+        for text in texts {
+            assert!(!text.contains(secret), "secret leaked: {text}");
+            assert!(!text.contains("/rest/"), "path leaked: {text}");
+        }
+    }
+    assert!(!format!("{client:?}").contains(secret));
+}
+
+#[test]
+fn builder_rejects_bad_settings() {
+    assert!(matches!(
+        Client::builder()
+            .add_root_certificate_pem("not a pem")
+            .build(),
+        Err(b24_hyper::BuildError::InvalidPem { .. })
+    ));
+    assert!(matches!(
+        Client::builder().built_in_roots(false).build(),
+        Err(b24_hyper::BuildError::NoRoots)
+    ));
+    assert!(matches!(
+        Client::builder().user_agent("bad\nagent").build(),
+        Err(b24_hyper::BuildError::UserAgent)
+    ));
+    assert!(matches!(
+        Client::builder().attempt_timeout(Duration::ZERO).build(),
+        Err(b24_hyper::BuildError::Setting { .. })
+    ));
+    assert!(matches!(
+        Client::builder().max_response_body(0).build(),
+        Err(b24_hyper::BuildError::Setting { .. })
+    ));
+}

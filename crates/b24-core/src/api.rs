@@ -17,4 +17,11 @@ impl Api {
             Api::Classic => "/rest/",
         }
     }
+
+    /// True when the API honours an `Idempotency-Key` header (REST 3.0 only). The
+    /// request builder refuses a key for classic methods rather than send a header
+    /// the portal ignores, so a caller never believes a classic write is protected.
+    pub fn supports_idempotency_key(self) -> bool {
+        matches!(self, Api::V3)
+    }
 }

@@ -23,6 +23,9 @@ pub enum InputError {
         /// Why.
         reason: String,
     },
+    /// An OAuth portal's request was built without an access token.
+    #[error("an OAuth portal needs an access token for every request")]
+    MissingAccessToken,
     /// The portal address or webhook URL is invalid. Never contains a secret.
     #[error("invalid portal address: {reason}")]
     Portal {
@@ -90,6 +93,22 @@ impl Error {
     /// The class of an API error.
     pub fn class(&self) -> Option<ErrorClass> {
         self.api_error().map(ApiError::class)
+    }
+}
+
+impl InputError {
+    /// An invalid parameter.
+    pub fn param(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        InputError::Param {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<b24_types::IdError> for Error {
+    fn from(e: b24_types::IdError) -> Self {
+        Error::InvalidInput(InputError::Id(e))
     }
 }
 

@@ -16,10 +16,22 @@ mod api;
 mod error;
 mod idempotency_key;
 mod method;
+pub mod methods;
+mod portal;
 mod reply;
+mod request;
+mod response;
 
 pub use api::Api;
 pub use error::{Error, InputError};
 pub use idempotency_key::IdempotencyKey;
 pub use method::{Method, Repeat};
+pub use portal::{Portal, PortalBuilder};
 pub use reply::Reply;
+pub use request::{
+    build_request, validate_method_name, PreparedCall, RequestOptions, DEFAULT_USER_AGENT,
+};
+pub use response::{
+    decode_json, parse_envelope, parse_envelope_with, parse_response, scrub_snippet,
+    IDEMPOTENT_REPLAYED, SNIPPET_CHARS,
+};

@@ -35,7 +35,26 @@ pub trait Method {
     fn params(&self) -> Result<serde_json::Map<String, serde_json::Value>, Error>;
 
     /// Decodes the envelope's `result` value into the output type.
+    ///
+    /// A decode failure is reported as [`Error::Decode`] with the JSON path relative
+    /// to `result` and status 0; [`parse_response`](crate::parse_response) fills in
+    /// the real status and prefixes the path with `result`. [`decode_json`](crate::decode_json)
+    /// does this for any `DeserializeOwned` type.
     fn decode(&self, result: serde_json::Value) -> Result<Self::Output, Error>;
+
+    /// The whole JSON body. By default the [`params`](Method::params) object; a
+    /// method whose body is not an object (the REST 3.0 batch sends an array)
+    /// overrides this.
+    fn body(&self) -> Result<serde_json::Value, Error> {
+        self.params().map(serde_json::Value::Object)
+    }
+
+    /// True when a success body may come without the `{"result": ...}` envelope, in
+    /// which case the whole body is the result (`rest.documentation.openapi` may
+    /// answer with the bare OpenAPI document). False by default.
+    fn accepts_bare_result(&self) -> bool {
+        false
+    }
 }
 
 impl<M: Method + ?Sized> Method for &M {
@@ -54,5 +73,11 @@ impl<M: Method + ?Sized> Method for &M {
     }
     fn decode(&self, result: serde_json::Value) -> Result<Self::Output, Error> {
         (**self).decode(result)
+    }
+    fn body(&self) -> Result<serde_json::Value, Error> {
+        (**self).body()
+    }
+    fn accepts_bare_result(&self) -> bool {
+        (**self).accepts_bare_result()
     }
 }

@@ -1,0 +1,69 @@
+//! `tasks.task.chat.message.send` (REST 3.0).
+
+use b24_types::TaskId;
+use serde_json::{json, Map, Value};
+
+use super::text::{decode_bool, non_blank, object};
+use crate::api::Api;
+use crate::error::{Error, InputError};
+use crate::method::{Method, Repeat};
+
+/// `tasks.task.chat.message.send`: posts a message to a task's chat.
+///
+/// Body: `{"fields":{"taskId":51,"text":"..."}}`. Output: `true`. The server does
+/// not return the new message's id; use [`ImMessageAdd`](super::ImMessageAdd) with the
+/// task's chat when the id is needed (for a result made from the message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskChatMessageSend {
+    task_id: TaskId,
+    text: String,
+}
+
+impl TaskChatMessageSend {
+    /// The method name.
+    pub const NAME: &'static str = "tasks.task.chat.message.send";
+
+    /// A message with `text` to the chat of `task_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError::Param`] (`fields.text`) when the text is empty or blank.
+    pub fn new(task_id: TaskId, text: impl Into<String>) -> Result<Self, InputError> {
+        Ok(Self {
+            task_id,
+            text: non_blank("fields.text", text.into())?,
+        })
+    }
+
+    /// The task.
+    pub fn task_id(&self) -> TaskId {
+        self.task_id
+    }
+
+    /// The text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Method for TaskChatMessageSend {
+    type Output = bool;
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn api(&self) -> Api {
+        Api::V3
+    }
+    fn repeat(&self) -> Repeat {
+        Repeat::Unsafe
+    }
+    fn params(&self) -> Result<Map<String, Value>, Error> {
+        Ok(object([(
+            "fields",
+            json!({ "taskId": self.task_id, "text": self.text }),
+        )]))
+    }
+    fn decode(&self, result: Value) -> Result<bool, Error> {
+        decode_bool(result)
+    }
+}

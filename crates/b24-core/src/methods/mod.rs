@@ -1,0 +1,42 @@
+//! Typed methods, one module per family.
+//!
+//! Each method is a struct holding validated parameters and implementing
+//! [`Method`](crate::Method). Constructors reject bad input with an
+//! [`InputError`](crate::InputError), so an invalid call never reaches the wire.
+//! Writes are [`Repeat::Unsafe`](crate::Repeat::Unsafe), reads
+//! [`Repeat::Safe`](crate::Repeat::Safe).
+//!
+//! | type | method | API | output |
+//! |---|---|---|---|
+//! | [`TaskResultAdd`] | `tasks.task.result.add` | 3.0 | [`TaskResult`](crate::types::TaskResult) |
+//! | [`TaskResultAddFromChatMessage`] | `tasks.task.result.addfromchatmessage` | 3.0 | [`TaskResult`](crate::types::TaskResult) |
+//! | [`TaskResultUpdate`] | `tasks.task.result.update` | 3.0 | [`TaskResult`](crate::types::TaskResult) |
+//! | [`TaskResultDelete`] | `tasks.task.result.delete` | 3.0 | `bool` |
+//! | [`TaskResultList`] | `tasks.task.result.list` | 3.0 | `Vec<TaskResult>` |
+//! | [`TaskChatMessageSend`] | `tasks.task.chat.message.send` | 3.0 | `bool` |
+//! | [`TaskGet`] | `tasks.task.get` | 3.0 | [`Task`](crate::types::Task) |
+//! | [`ImMessageAdd`] | `im.message.add` | classic | [`MessageId`](crate::types::MessageId) |
+//! | [`RawCall`] | any | either | `serde_json::Value` |
+//! | [`BatchV3`] | `batch` | 3.0 | `Vec<serde_json::Value>` |
+
+mod batch;
+mod chat;
+mod im;
+mod list;
+mod raw;
+mod task;
+mod task_result;
+mod text;
+
+pub use batch::{BatchCommand, BatchRef, BatchV3};
+pub use chat::TaskChatMessageSend;
+pub use im::{DialogId, ImMessageAdd};
+pub use list::{
+    Condition, Direction, FilterField, FilterGroup, FilterItem, FilterValue, Logic, Operator,
+    SelectField, SortField, TaskResultList,
+};
+pub use raw::RawCall;
+pub use task::TaskGet;
+pub use task_result::{
+    TaskResultAdd, TaskResultAddFromChatMessage, TaskResultDelete, TaskResultUpdate,
+};

@@ -1,0 +1,121 @@
+//! [`RawCall`]: any method by name, either API.
+
+use serde_json::{Map, Value};
+
+use crate::api::Api;
+use crate::error::{Error, InputError};
+use crate::method::{Method, Repeat};
+use crate::request::validate_method_name;
+
+/// Any method by name, with JSON parameters and a raw JSON result.
+///
+/// The name is checked (`[A-Za-z0-9._]`, no empty dotted part); `auth` is reserved.
+/// A raw call is [`Repeat::Unsafe`] unless marked otherwise with
+/// [`RawCall::repeat`]. `rest.documentation.openapi` (and its alias
+/// `documentation`) may answer without the `{"result"}` envelope; a raw call to them
+/// accepts both forms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawCall {
+    name: String,
+    api: Api,
+    params: Map<String, Value>,
+    repeat: Repeat,
+}
+
+impl RawCall {
+    /// A call to `name` in `api` with no parameters.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError::Param`] (`method`) for an empty or malformed name.
+    pub fn new(name: impl Into<String>, api: Api) -> Result<Self, InputError> {
+        let name = name.into();
+        validate_method_name(&name)?;
+        Ok(Self {
+            name,
+            api,
+            params: Map::new(),
+            repeat: Repeat::Unsafe,
+        })
+    }
+
+    /// Replaces the parameters.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError::Param`] (`auth`) when the parameters hold `auth`, which the
+    /// request builder adds itself.
+    pub fn params(mut self, params: Map<String, Value>) -> Result<Self, InputError> {
+        check_no_auth(&params)?;
+        self.params = params;
+        Ok(self)
+    }
+
+    /// Sets one parameter.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError::Param`] (`auth`) for the key `auth`.
+    pub fn param(mut self, key: impl Into<String>, value: Value) -> Result<Self, InputError> {
+        let key = key.into();
+        if key == "auth" {
+            return Err(reserved_auth());
+        }
+        self.params.insert(key, value);
+        Ok(self)
+    }
+
+    /// Marks whether repeating the call is harmless (default: unsafe).
+    #[must_use]
+    pub fn repeat(mut self, repeat: Repeat) -> Self {
+        self.repeat = repeat;
+        self
+    }
+
+    /// The parameters.
+    pub fn get_params(&self) -> &Map<String, Value> {
+        &self.params
+    }
+}
+
+fn reserved_auth() -> InputError {
+    InputError::param(
+        "auth",
+        "reserved: the request builder adds the access token itself",
+    )
+}
+
+fn check_no_auth(params: &Map<String, Value>) -> Result<(), InputError> {
+    if params.contains_key("auth") {
+        Err(reserved_auth())
+    } else {
+        Ok(())
+    }
+}
+
+impl Method for RawCall {
+    type Output = Value;
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn api(&self) -> Api {
+        self.api
+    }
+    fn repeat(&self) -> Repeat {
+        self.repeat
+    }
+    fn params(&self) -> Result<Map<String, Value>, Error> {
+        validate_method_name(&self.name)?;
+        check_no_auth(&self.params)?;
+        Ok(self.params.clone())
+    }
+    fn decode(&self, result: Value) -> Result<Value, Error> {
+        Ok(result)
+    }
+    fn accepts_bare_result(&self) -> bool {
+        matches!(
+            self.name.to_ascii_lowercase().as_str(),
+            "rest.documentation.openapi" | "documentation"
+        )
+    }
+}

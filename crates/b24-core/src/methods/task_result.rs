@@ -1,0 +1,213 @@
+//! `tasks.task.result.add`, `addfromchatmessage`, `update`, `delete` (REST 3.0).
+
+use b24_types::{MessageId, ResultId, TaskId, TaskResult};
+use serde_json::{json, Map, Value};
+
+use super::text::{decode_bool, decode_item, non_blank, object};
+use crate::api::Api;
+use crate::error::{Error, InputError};
+use crate::method::{Method, Repeat};
+
+/// `tasks.task.result.add`: adds a result with the given text to a task.
+///
+/// Body: `{"fields":{"taskId":51,"text":"Task completed"}}`. Output: the new result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskResultAdd {
+    task_id: TaskId,
+    text: String,
+}
+
+impl TaskResultAdd {
+    /// The method name.
+    pub const NAME: &'static str = "tasks.task.result.add";
+
+    /// A result for `task_id` with `text`.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError::Param`] (`fields.text`) when the text is empty or blank.
+    pub fn new(task_id: TaskId, text: impl Into<String>) -> Result<Self, InputError> {
+        Ok(Self {
+            task_id,
+            text: non_blank("fields.text", text.into())?,
+        })
+    }
+
+    /// The task.
+    pub fn task_id(&self) -> TaskId {
+        self.task_id
+    }
+
+    /// The text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Method for TaskResultAdd {
+    type Output = TaskResult;
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn api(&self) -> Api {
+        Api::V3
+    }
+    fn repeat(&self) -> Repeat {
+        Repeat::Unsafe
+    }
+    fn params(&self) -> Result<Map<String, Value>, Error> {
+        Ok(object([(
+            "fields",
+            json!({ "taskId": self.task_id, "text": self.text }),
+        )]))
+    }
+    fn decode(&self, result: Value) -> Result<TaskResult, Error> {
+        decode_item(result)
+    }
+}
+
+/// `tasks.task.result.addfromchatmessage`: turns a message of a task's chat into
+/// that task's result.
+///
+/// Body: `{"fields":{"messageId":335}}`. Output: the new result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskResultAddFromChatMessage {
+    message_id: MessageId,
+}
+
+impl TaskResultAddFromChatMessage {
+    /// The method name.
+    pub const NAME: &'static str = "tasks.task.result.addfromchatmessage";
+
+    /// A call for the given message.
+    pub fn new(message_id: MessageId) -> Self {
+        Self { message_id }
+    }
+
+    /// The message.
+    pub fn message_id(&self) -> MessageId {
+        self.message_id
+    }
+}
+
+impl Method for TaskResultAddFromChatMessage {
+    type Output = TaskResult;
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn api(&self) -> Api {
+        Api::V3
+    }
+    fn repeat(&self) -> Repeat {
+        Repeat::Unsafe
+    }
+    fn params(&self) -> Result<Map<String, Value>, Error> {
+        Ok(object([(
+            "fields",
+            json!({ "messageId": self.message_id }),
+        )]))
+    }
+    fn decode(&self, result: Value) -> Result<TaskResult, Error> {
+        decode_item(result)
+    }
+}
+
+/// `tasks.task.result.update`: replaces a result's text (only its author may).
+///
+/// Body: `{"id":17,"fields":{"text":"..."}}`. Output: the updated result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskResultUpdate {
+    id: ResultId,
+    text: String,
+}
+
+impl TaskResultUpdate {
+    /// The method name.
+    pub const NAME: &'static str = "tasks.task.result.update";
+
+    /// A call setting result `id`'s text.
+    ///
+    /// # Errors
+    ///
+    /// [`InputError::Param`] (`fields.text`) when the text is empty or blank.
+    pub fn new(id: ResultId, text: impl Into<String>) -> Result<Self, InputError> {
+        Ok(Self {
+            id,
+            text: non_blank("fields.text", text.into())?,
+        })
+    }
+
+    /// The result.
+    pub fn id(&self) -> ResultId {
+        self.id
+    }
+
+    /// The new text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Method for TaskResultUpdate {
+    type Output = TaskResult;
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn api(&self) -> Api {
+        Api::V3
+    }
+    fn repeat(&self) -> Repeat {
+        Repeat::Unsafe
+    }
+    fn params(&self) -> Result<Map<String, Value>, Error> {
+        Ok(object([
+            ("id", json!(self.id)),
+            ("fields", json!({ "text": self.text })),
+        ]))
+    }
+    fn decode(&self, result: Value) -> Result<TaskResult, Error> {
+        decode_item(result)
+    }
+}
+
+/// `tasks.task.result.delete`: deletes a result (only its author may).
+///
+/// Body: `{"id":17}`. Output: `true` when deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskResultDelete {
+    id: ResultId,
+}
+
+impl TaskResultDelete {
+    /// The method name.
+    pub const NAME: &'static str = "tasks.task.result.delete";
+
+    /// A call deleting result `id`.
+    pub fn new(id: ResultId) -> Self {
+        Self { id }
+    }
+
+    /// The result.
+    pub fn id(&self) -> ResultId {
+        self.id
+    }
+}
+
+impl Method for TaskResultDelete {
+    type Output = bool;
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+    fn api(&self) -> Api {
+        Api::V3
+    }
+    fn repeat(&self) -> Repeat {
+        Repeat::Unsafe
+    }
+    fn params(&self) -> Result<Map<String, Value>, Error> {
+        Ok(object([("id", json!(self.id))]))
+    }
+    fn decode(&self, result: Value) -> Result<bool, Error> {
+        decode_bool(result)
+    }
+}

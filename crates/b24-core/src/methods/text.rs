@@ -1,0 +1,34 @@
+//! Helpers shared by the method modules.
+
+use serde_json::Value;
+
+use crate::error::{Error, InputError};
+use crate::response::decode_json;
+
+/// Checks that a text parameter is not empty or blank (the server requires it).
+pub(crate) fn non_blank(field: &str, text: String) -> Result<String, InputError> {
+    if text.trim().is_empty() {
+        Err(InputError::param(field, "must not be empty or blank"))
+    } else {
+        Ok(text)
+    }
+}
+
+/// Decodes a boolean outcome: `{"result": true}` as REST 3.0 sends it, or a bare
+/// `true` as classic methods do.
+pub(crate) fn decode_bool(result: Value) -> Result<bool, Error> {
+    match result {
+        Value::Bool(b) => Ok(b),
+        other => decode_json::<b24_types::BoolResult>(other).map(|r| r.result),
+    }
+}
+
+/// Decodes `{"item": T}`.
+pub(crate) fn decode_item<T: serde::de::DeserializeOwned>(result: Value) -> Result<T, Error> {
+    decode_json::<b24_types::ItemResult<T>>(result).map(|r| r.item)
+}
+
+/// Builds a JSON object from key/value pairs, in order.
+pub(crate) fn object<const N: usize>(pairs: [(&str, Value); N]) -> serde_json::Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}

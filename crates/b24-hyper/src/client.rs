@@ -34,11 +34,11 @@ pub(crate) struct Inner {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) attempt_timeout: Duration,
-    #[allow(dead_code)] // read by the call driver
     pub(crate) call_deadline: Duration,
     pub(crate) max_body: usize,
     pub(crate) allow_plain_loopback: bool,
     pub(crate) user_agent: HeaderValue,
+    pub(crate) user_agent_text: String,
 }
 
 impl Client {
@@ -84,6 +84,7 @@ impl Client {
                     max_body: builder.max_body,
                     allow_plain_loopback: builder.allow_plain_loopback,
                     user_agent,
+                    user_agent_text: builder.user_agent,
                 },
             }),
         }

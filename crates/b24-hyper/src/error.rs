@@ -280,3 +280,68 @@ pub(crate) fn find_in_chain<'a, T: StdError + 'static>(
     }
     None
 }
+
+/// Everything a call through the [`Client`](crate::Client) can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The portal refused the call, the input was invalid, or the answer could not be
+    /// read: the core's error, with the API error code where there is one.
+    #[error(transparent)]
+    Core(#[from] b24_core::Error),
+    /// The request could not be sent or its response could not be read.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A list stream could not go on: a page brought nothing past the previous one
+    /// (the portal ignored the keyset condition), so paging would never end.
+    #[error("list paging stopped: {reason}")]
+    Paging {
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+impl Error {
+    /// The API error code, for API errors.
+    pub fn code(&self) -> Option<&b24_types::ErrorCode> {
+        match self {
+            Error::Core(e) => e.code(),
+            Error::Transport(_) | Error::Paging { .. } => None,
+        }
+    }
+
+    /// The API error, if the portal answered with one.
+    pub fn api_error(&self) -> Option<&b24_types::ApiError> {
+        match self {
+            Error::Core(e) => e.api_error(),
+            Error::Transport(_) | Error::Paging { .. } => None,
+        }
+    }
+
+    /// The HTTP status, when a response was received.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Core(e) => e.status(),
+            Error::Transport(_) | Error::Paging { .. } => None,
+        }
+    }
+
+    /// The transport failure, if that is what ended the call.
+    pub fn transport(&self) -> Option<&TransportError> {
+        match self {
+            Error::Transport(e) => Some(e),
+            Error::Core(_) | Error::Paging { .. } => None,
+        }
+    }
+
+    /// True when the call ended on a timeout.
+    pub fn is_timeout(&self) -> bool {
+        self.transport().is_some_and(TransportError::is_timeout)
+    }
+}
+
+impl From<b24_core::InputError> for Error {
+    fn from(e: b24_core::InputError) -> Self {
+        Error::Core(e.into())
+    }
+}

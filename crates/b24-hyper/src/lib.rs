@@ -24,10 +24,13 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod call;
 mod client;
 mod connect;
 mod error;
+mod list;
 mod resolve;
+mod task_results;
 mod tls;
 mod transport;
 
@@ -37,4 +40,6 @@ pub use builder::{
     DEFAULT_MAX_BODY, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE_PER_HOST,
 };
 pub use client::Client;
-pub use error::{BuildError, SentState, TimeoutStage, TransportError};
+pub use error::{BuildError, Error, SentState, TimeoutStage, TransportError};
+pub use list::ResultStream;
+pub use task_results::TaskResults;

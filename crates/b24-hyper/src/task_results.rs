@@ -1,0 +1,140 @@
+//! [`TaskResults`]: the task-result family of one portal, and the task-chat helpers
+//! that produce the message ids `add_from_chat_message` needs.
+
+use b24_core::methods::{
+    DialogId, ImMessageAdd, TaskGet, TaskResultAdd, TaskResultAddFromChatMessage, TaskResultDelete,
+    TaskResultList, TaskResultUpdate,
+};
+use b24_core::Portal;
+use b24_types::{ChatId, MessageId, ResultId, TaskId, TaskResult};
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::list::ResultStream;
+
+/// The task results of one portal: `tasks.task.result.*` (REST 3.0).
+///
+/// Made by [`Client::task_results`]; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TaskResults {
+    client: Client,
+    portal: Portal,
+}
+
+impl Client {
+    /// The task-result methods of `portal`.
+    pub fn task_results(&self, portal: &Portal) -> TaskResults {
+        TaskResults {
+            client: self.clone(),
+            portal: portal.clone(),
+        }
+    }
+
+    /// The id of a task's chat: REST 3.0 `tasks.task.get` with `chat.id` selected.
+    ///
+    /// # Errors
+    ///
+    /// As [`execute`](Self::execute); [`b24_core::InputError::Param`] (field `chat.id`)
+    /// inside [`Error::Core`] when the task has no chat.
+    pub async fn task_chat_id(&self, portal: &Portal, task_id: TaskId) -> Result<ChatId, Error> {
+        let task = self
+            .execute(portal, TaskGet::for_chat(task_id))
+            .await?
+            .result;
+        task.chat_id().ok_or_else(|| {
+            Error::Core(
+                b24_core::InputError::param("chat.id", "the task has no chat on this portal")
+                    .into(),
+            )
+        })
+    }
+
+    /// Posts `text` to a task's chat and returns the new message's id: the task's chat
+    /// id from `tasks.task.get`, then classic `im.message.add` to `chat{id}`
+    /// (`tasks.task.chat.message.send` answers only `true`, without the id).
+    ///
+    /// # Errors
+    ///
+    /// As [`task_chat_id`](Self::task_chat_id) and [`execute`](Self::execute).
+    pub async fn post_to_task_chat(
+        &self,
+        portal: &Portal,
+        task_id: TaskId,
+        text: &str,
+    ) -> Result<MessageId, Error> {
+        let chat = self.task_chat_id(portal, task_id).await?;
+        let add = ImMessageAdd::new(DialogId::chat(chat), text)?;
+        Ok(self.execute(portal, add).await?.result)
+    }
+}
+
+impl TaskResults {
+    /// The portal these calls go to.
+    pub fn portal(&self) -> &Portal {
+        &self.portal
+    }
+
+    /// `tasks.task.result.addfromchatmessage`: makes a message of the task's chat the
+    /// task's result.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`]; e.g. `REQUESTVALIDATIONEXCEPTION` when the message is
+    /// not from a task chat, `ACCESSDENIEDEXCEPTION` without access.
+    pub async fn add_from_chat_message(&self, message_id: MessageId) -> Result<TaskResult, Error> {
+        let method = TaskResultAddFromChatMessage::new(message_id);
+        Ok(self.client.execute(&self.portal, method).await?.result)
+    }
+
+    /// `tasks.task.result.add`: adds a result with this text to a task.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`]; an empty text is refused before sending.
+    pub async fn add(&self, task_id: TaskId, text: &str) -> Result<TaskResult, Error> {
+        let method = TaskResultAdd::new(task_id, text)?;
+        Ok(self.client.execute(&self.portal, method).await?.result)
+    }
+
+    /// `tasks.task.result.update`: replaces a result's text (only its author may).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`]; an empty text is refused before sending.
+    pub async fn update(&self, id: ResultId, text: &str) -> Result<TaskResult, Error> {
+        let method = TaskResultUpdate::new(id, text)?;
+        Ok(self.client.execute(&self.portal, method).await?.result)
+    }
+
+    /// `tasks.task.result.delete`: deletes a result (only its author may). `true` when
+    /// the portal reports it deleted.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`].
+    pub async fn delete(&self, id: ResultId) -> Result<bool, Error> {
+        let method = TaskResultDelete::new(id);
+        Ok(self.client.execute(&self.portal, method).await?.result)
+    }
+
+    /// One page of `tasks.task.result.list`, exactly as asked.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`].
+    pub async fn list_page(&self, query: TaskResultList) -> Result<Vec<TaskResult>, Error> {
+        Ok(self.client.execute(&self.portal, query).await?.result)
+    }
+
+    /// Every result matching `query`, as a stream, fetched page by page with keyset
+    /// paging (`order {id: ASC}`, `id > last`).
+    ///
+    /// The stream ends on an empty page, never on a short one: the portal caps page
+    /// sizes silently, so a page shorter than the requested limit does not mean the
+    /// end. The query's filter, select and limit are kept; its order, offset and page
+    /// are replaced by the keyset. A query with [`TaskResultList::after_id`] starts
+    /// after that id. An error ends the stream after it is yielded.
+    pub fn list(&self, query: TaskResultList) -> ResultStream {
+        ResultStream::new(self.client.clone(), self.portal.clone(), query)
+    }
+}

@@ -62,6 +62,64 @@ pub enum Error {
         /// A short, scrubbed start of the body.
         snippet: String,
     },
+    /// The method's operating-time budget is spent and resets later than the call
+    /// may wait ([`RetryPolicy::max_operating_wait`](crate::engine::RetryPolicy::max_operating_wait)).
+    /// Calls of this method will be refused until `reset_at`; other methods are not
+    /// affected.
+    #[error("operating-time limit of `{method}` reached; it resets at unix time {reset_at}")]
+    OperatingLimit {
+        /// The method.
+        method: String,
+        /// When the budget resets (the portal's `operating_reset_at`, or an estimate).
+        reset_at: crate::engine::Timestamp,
+        /// The portal's 429 answer, when there was one (a hold before sending has none).
+        #[source]
+        last: Option<Box<ApiError>>,
+    },
+    /// Every allowed attempt failed with a retryable outcome; `last` is the last one.
+    #[error("gave up after {attempts} attempts")]
+    RetriesExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        last: Box<Error>,
+    },
+    /// The transport failed and the call could not (or could no longer) be repeated.
+    #[error("transport failure: {kind} ({sent:?})")]
+    Transport {
+        /// What failed.
+        kind: crate::engine::TransportErrorKind,
+        /// Whether the request may have reached the server.
+        sent: crate::engine::SentState,
+        /// The adapter's underlying error, if it gave one (never holds a URI).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    },
+    /// Refreshing the OAuth access token failed.
+    #[error("token refresh failed: {0}")]
+    TokenRefresh(#[source] crate::engine::RefreshError),
+    /// The portal refused a freshly refreshed access token too (a second 401).
+    #[error("the portal refused the refreshed access token (HTTP {status})")]
+    TokenRejected {
+        /// The HTTP status (401).
+        status: u16,
+        /// The portal's answer, when it was an error body.
+        #[source]
+        last: Option<Box<ApiError>>,
+    },
+    /// The call's overall deadline passed, or would pass before the next attempt.
+    #[error("deadline exceeded after {attempts} attempts")]
+    DeadlineExceeded {
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's error, if an attempt had failed.
+        #[source]
+        last: Option<Box<Error>>,
+    },
+    /// An exchange was driven out of order (a bug in the adapter driving it).
+    #[error("exchange misuse: {0}")]
+    ExchangeMisuse(&'static str),
 }
 
 impl Error {
@@ -79,6 +137,12 @@ impl Error {
             Error::Api(e) => Some(e.status),
             Error::Decode { status, .. } | Error::UnexpectedBody { status, .. } => Some(*status),
             Error::InvalidInput(_) => None,
+            Error::OperatingLimit { last, .. } => last.as_ref().map(|e| e.status),
+            Error::RetriesExhausted { last, .. } => last.status(),
+            Error::DeadlineExceeded { last, .. } => last.as_ref().and_then(|e| e.status()),
+            Error::TokenRefresh(e) => Some(e.status).filter(|s| *s != 0),
+            Error::TokenRejected { status, .. } => Some(*status),
+            Error::Transport { .. } | Error::ExchangeMisuse(_) => None,
         }
     }
 

@@ -13,6 +13,7 @@ pub use bytes;
 pub use http;
 
 mod api;
+pub mod engine;
 mod error;
 mod idempotency_key;
 mod method;

@@ -1,0 +1,325 @@
+//! The operating-time budget of one method: hold or spread calls before the portal
+//! blocks the method.
+//!
+//! # The server's rule
+//!
+//! The portal sums the execution time of each method, per application or webhook,
+//! in ten one-minute buckets (a rolling ten minutes). Every reply reports the sum as
+//! `time.operating` and the moment the oldest bucket drops out as
+//! `time.operating_reset_at`. Before each call the portal checks the sum; once it has
+//! passed the limit (480 s on the cloud by default, 420 s on self-hosted portals) the
+//! method is refused with 429 (`OPERATION_TIME_LIMIT`, or
+//! `BITRIX_REST_V3_EXCEPTION_RATELIMITEXCEPTION` on REST 3.0) until enough buckets
+//! have dropped out. Other methods are not affected.
+//!
+//! # The client's rule
+//!
+//! [`MethodBudget`] keeps the last reported `operating` and `operating_reset_at` of a
+//! method (a newer reset time wins; an older reply arriving late is ignored) and
+//! answers [`MethodBudget::check`] before each send:
+//!
+//! - while a 429 block is known ([`MethodBudget::block_until`]): hold until it ends;
+//! - when `operating` is within [`BudgetConfig::hold_margin`] of the limit: hold until
+//!   `operating_reset_at` plus [`BudgetConfig::reset_margin`] (clock skew between the
+//!   portal and us), when the oldest bucket drops out;
+//! - when `operating` has passed [`BudgetConfig::slow_from`] of the limit: spread the
+//!   method's calls, spacing them from zero at the threshold up to
+//!   [`BudgetConfig::max_spacing`] at the hold line (each call reserves its slot, so
+//!   concurrent calls are spread too);
+//! - otherwise, and once the reported reset time has passed (the figure is then out of
+//!   date and only the next reply can tell the new sum): go.
+//!
+//! A reply without `operating_reset_at` updates nothing the client acts on: without
+//! a reset time there is no way to tell when the figure goes out of date.
+
+use std::time::Duration;
+
+use b24_types::Time;
+
+use super::Timestamp;
+
+/// The default operating-time limit: 480 s per rolling 10 minutes (the cloud figure).
+pub const DEFAULT_OPERATING_LIMIT: Duration = Duration::from_secs(480);
+
+/// How a portal's operating-time budgets are watched (shared by all its methods).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetConfig {
+    limit: Duration,
+    slow_from: f64,
+    hold_margin: Duration,
+    reset_margin: Duration,
+    max_spacing: Duration,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self {
+            limit: DEFAULT_OPERATING_LIMIT,
+            slow_from: 0.8,
+            hold_margin: Duration::from_secs(5),
+            reset_margin: Duration::from_secs(1),
+            max_spacing: Duration::from_secs(7),
+        }
+    }
+}
+
+impl BudgetConfig {
+    /// The operating-time limit per method and 10 minutes (default 480 s; self-hosted
+    /// portals default to 420 s).
+    pub fn limit(mut self, limit: Duration) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// The fraction of the limit from which calls are spread out (default 0.8;
+    /// clamped to `0.0..=1.0`).
+    pub fn slow_from(mut self, fraction: f64) -> Self {
+        self.slow_from = if fraction.is_nan() {
+            0.8
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// How close to the limit calls are held until the reset (default 5 s).
+    pub fn hold_margin(mut self, d: Duration) -> Self {
+        self.hold_margin = d;
+        self
+    }
+
+    /// Added to the reported reset time before a held call goes (default 1 s), for
+    /// clock skew between the portal and this machine.
+    pub fn reset_margin(mut self, d: Duration) -> Self {
+        self.reset_margin = d;
+        self
+    }
+
+    /// The largest spacing between two calls of a method in the slow zone (default 7 s).
+    pub fn max_spacing(mut self, d: Duration) -> Self {
+        self.max_spacing = d;
+        self
+    }
+
+    /// The limit.
+    pub fn get_limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// The reset margin.
+    pub fn get_reset_margin(&self) -> Duration {
+        self.reset_margin
+    }
+
+    fn hold_line_ms(&self) -> u64 {
+        duration_ms(self.limit.saturating_sub(self.hold_margin))
+    }
+
+    fn slow_line_ms(&self) -> u64 {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let slow = (duration_ms(self.limit) as f64 * self.slow_from) as u64;
+        slow.min(self.hold_line_ms())
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the budget says about sending one more call of a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BudgetVerdict {
+    /// Send now.
+    Go,
+    /// Send at this time: calls of the method are being spread out (the slot is
+    /// reserved).
+    Spread {
+        /// When.
+        at: Timestamp,
+    },
+    /// Hold until the method's budget resets (or a 429 block ends).
+    Hold {
+        /// When the call may go.
+        until: Timestamp,
+    },
+}
+
+/// The operating-time state of one method (about 40 bytes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MethodBudget {
+    operating_ms: u64,
+    reset_at: Option<Timestamp>,
+    blocked_until: Option<Timestamp>,
+    next_free: Timestamp,
+}
+
+impl MethodBudget {
+    /// A method with nothing known.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last reported operating time.
+    pub fn operating(&self) -> Duration {
+        Duration::from_millis(self.operating_ms)
+    }
+
+    /// The last reported reset time.
+    pub fn reset_at(&self) -> Option<Timestamp> {
+        self.reset_at
+    }
+
+    /// The end of a known 429 block.
+    pub fn blocked_until(&self) -> Option<Timestamp> {
+        self.blocked_until
+    }
+
+    /// Whether nothing in this state matters any more at `now` (it can be dropped).
+    pub fn is_stale(&self, now: Timestamp) -> bool {
+        self.reset_at.map_or(true, |r| r <= now)
+            && self.blocked_until.map_or(true, |b| b <= now)
+            && self.next_free <= now
+    }
+
+    /// Takes in the `time` object of a reply (success or error).
+    pub fn record(&mut self, time: &Time) {
+        let Some(reset_at) = time
+            .operating_reset_at
+            .and_then(Timestamp::from_unix_secs_f64)
+        else {
+            return;
+        };
+        if self.reset_at.is_some_and(|known| known > reset_at) {
+            return; // a late reply to an older call
+        }
+        let operating = time.operating.unwrap_or(0.0);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let operating_ms = if operating.is_finite() && operating > 0.0 {
+            (operating * 1000.0).min(u64::MAX as f64) as u64
+        } else {
+            0
+        };
+        self.operating_ms = operating_ms;
+        self.reset_at = Some(reset_at);
+    }
+
+    /// The method is refused until `until` (a 429).
+    pub fn block_until(&mut self, until: Timestamp) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
+    }
+
+    /// Whether a call may go at `now`; a spread slot is reserved.
+    pub fn check(&mut self, config: &BudgetConfig, now: Timestamp) -> BudgetVerdict {
+        if let Some(until) = self.blocked_until {
+            if until > now {
+                return BudgetVerdict::Hold { until };
+            }
+            self.blocked_until = None;
+        }
+        let Some(reset_at) = self.reset_at.filter(|r| *r > now) else {
+            return BudgetVerdict::Go;
+        };
+        let hold_line = config.hold_line_ms();
+        if self.operating_ms >= hold_line {
+            return BudgetVerdict::Hold {
+                until: reset_at.saturating_add(config.reset_margin),
+            };
+        }
+        let slow_line = config.slow_line_ms();
+        if self.operating_ms < slow_line {
+            return BudgetVerdict::Go;
+        }
+        let span = hold_line.saturating_sub(slow_line).max(1);
+        let over = self.operating_ms - slow_line;
+        let spacing_ms =
+            u128::from(duration_ms(config.max_spacing)) * u128::from(over) / u128::from(span);
+        let spacing = Duration::from_millis(u64::try_from(spacing_ms).unwrap_or(u64::MAX));
+        let slot = now.max(self.next_free);
+        self.next_free = slot.saturating_add(spacing);
+        if slot > now {
+            BudgetVerdict::Spread { at: slot }
+        } else {
+            BudgetVerdict::Go
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(operating: f64, reset: f64) -> Time {
+        let mut t = Time::new();
+        t.operating = Some(operating);
+        t.operating_reset_at = Some(reset);
+        t
+    }
+
+    #[test]
+    fn go_spread_hold() {
+        let cfg = BudgetConfig::default();
+        let now = Timestamp::from_unix_secs(1_000);
+        let mut b = MethodBudget::new();
+        assert_eq!(b.check(&cfg, now), BudgetVerdict::Go);
+
+        b.record(&time(100.0, 1_300.0));
+        assert_eq!(b.check(&cfg, now), BudgetVerdict::Go);
+
+        // Half-way between 384 s (80 %) and 475 s (hold line): spacing ~3.5 s.
+        b.record(&time(429.5, 1_300.0));
+        assert_eq!(b.check(&cfg, now), BudgetVerdict::Go);
+        assert_eq!(
+            b.check(&cfg, now),
+            BudgetVerdict::Spread {
+                at: Timestamp::from_unix_millis(1_003_500)
+            }
+        );
+
+        b.record(&time(476.0, 1_300.0));
+        assert_eq!(
+            b.check(&cfg, now),
+            BudgetVerdict::Hold {
+                until: Timestamp::from_unix_secs(1_301)
+            }
+        );
+        // After the reset the figure is out of date: go.
+        assert_eq!(
+            b.check(&cfg, Timestamp::from_unix_secs(1_300)),
+            BudgetVerdict::Go
+        );
+    }
+
+    #[test]
+    fn late_replies_do_not_overwrite_newer_figures() {
+        let mut b = MethodBudget::new();
+        b.record(&time(470.0, 1_360.0));
+        b.record(&time(10.0, 1_300.0));
+        assert_eq!(b.operating(), Duration::from_secs(470));
+        assert_eq!(b.reset_at(), Some(Timestamp::from_unix_secs(1_360)));
+        b.record(&Time::new());
+        assert_eq!(b.operating(), Duration::from_secs(470));
+    }
+
+    #[test]
+    fn block_holds_until_its_end() {
+        let cfg = BudgetConfig::default();
+        let mut b = MethodBudget::new();
+        b.block_until(Timestamp::from_unix_secs(1_030));
+        assert_eq!(
+            b.check(&cfg, Timestamp::from_unix_secs(1_000)),
+            BudgetVerdict::Hold {
+                until: Timestamp::from_unix_secs(1_030)
+            }
+        );
+        assert_eq!(
+            b.check(&cfg, Timestamp::from_unix_secs(1_030)),
+            BudgetVerdict::Go
+        );
+        assert!(b.is_stale(Timestamp::from_unix_secs(1_030)));
+    }
+}

@@ -1,0 +1,447 @@
+//! OAuth token refresh: the request the adapter sends, and reading its answer.
+//!
+//! # The request
+//!
+//! `POST {token url}` with `Content-Type: application/x-www-form-urlencoded` and the
+//! body `grant_type=refresh_token&client_id=…&client_secret=…&refresh_token=…`. The
+//! secrets travel in the body, never in the URL, so that no proxy or server log keeps
+//! them. The token URL is, in order of preference:
+//!
+//! 1. the one set with [`OAuthApp::token_url`];
+//! 2. the last answer's `server_endpoint` minus its trailing `rest/`, plus
+//!    `oauth/token/` (`https://oauth.bitrix.info/rest/` gives
+//!    `https://oauth.bitrix.info/oauth/token/`);
+//! 3. [`DEFAULT_TOKEN_URL`].
+//!
+//! A `server_endpoint` that is not `https` (plain `http` is accepted for loopback
+//! hosts only, for local test servers) or does not end in `/rest/` is ignored.
+//!
+//! **The request body holds the client secret and the refresh token: never log it.**
+//! [`RefreshPlan`]'s `Debug` does not show it.
+//!
+//! # The answer
+//!
+//! [`parse_token_answer`] reads the token answer (the refresh answer and the first
+//! code-exchange answer, which lacks `expires` and `user_id`; numbers may arrive as
+//! strings) or the `{"error","error_description"}` error answer, in which
+//! `invalid_grant` means the refresh token is gone and the full authorization flow
+//! must be run again ([`RefreshFailure::InvalidGrant`]).
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use b24_types::{ClientSecret, ErrorCode, OAuthErrorBody, RefreshToken, TokenResponse};
+
+use super::token::{TokenGeneration, TokenSet, TokenStore};
+use super::Timestamp;
+use crate::error::{Error, InputError};
+
+/// The documented token endpoint, used when no better one is known.
+pub const DEFAULT_TOKEN_URL: &str = "https://oauth.bitrix.info/oauth/token/";
+
+/// An OAuth application's credentials. `Debug` never shows the secret.
+#[derive(Debug, Clone)]
+pub struct OAuthApp {
+    client_id: String,
+    client_secret: ClientSecret,
+    token_url: Option<String>,
+}
+
+impl OAuthApp {
+    /// An application with its client id and secret.
+    pub fn new(client_id: impl Into<String>, client_secret: ClientSecret) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret,
+            token_url: None,
+        }
+    }
+
+    /// Uses this token URL instead of the one derived from `server_endpoint`.
+    pub fn token_url(mut self, url: impl Into<String>) -> Self {
+        self.token_url = Some(url.into());
+        self
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The token URL to use, given the last answer's `server_endpoint`.
+    pub fn resolve_token_url(&self, server_endpoint: Option<&str>) -> String {
+        if let Some(url) = &self.token_url {
+            return url.clone();
+        }
+        server_endpoint
+            .and_then(token_url_from_server_endpoint)
+            .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned())
+    }
+
+    /// Builds the refresh request for `refresh_token`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when the token URL is not a valid URI.
+    pub fn refresh_request(
+        &self,
+        refresh_token: &RefreshToken,
+        server_endpoint: Option<&str>,
+    ) -> Result<http::Request<Bytes>, Error> {
+        let body = form_urlencode(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &self.client_id),
+            ("client_secret", self.client_secret.expose_secret()),
+            ("refresh_token", refresh_token.expose_secret()),
+        ]);
+        let url = self.resolve_token_url(server_endpoint);
+        let uri: http::Uri = url.parse().map_err(|_| InputError::Portal {
+            reason: "the OAuth token URL is not a valid URI".into(),
+        })?;
+        http::Request::builder()
+            .method(http::Method::POST)
+            .uri(uri)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json")
+            .body(Bytes::from(body))
+            .map_err(|_| {
+                Error::InvalidInput(InputError::Portal {
+                    reason: "the OAuth token request could not be built".into(),
+                })
+            })
+    }
+}
+
+/// `server_endpoint` (`https://host/rest/`) → `https://host/oauth/token/`, or `None`
+/// when it is not an `https` URL (or `http` on a loopback host) ending in `/rest/`.
+pub fn token_url_from_server_endpoint(server_endpoint: &str) -> Option<String> {
+    let uri: http::Uri = server_endpoint.parse().ok()?;
+    let authority = uri.authority()?;
+    let scheme = uri.scheme_str()?;
+    let host = authority.host();
+    let loopback = host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1";
+    if !(scheme == "https" || (scheme == "http" && loopback)) {
+        return None;
+    }
+    if uri.query().is_some() {
+        return None;
+    }
+    let path = uri.path();
+    let base = path
+        .strip_suffix("/rest/")
+        .or_else(|| path.strip_suffix("/rest"))?;
+    Some(format!("{scheme}://{authority}{base}/oauth/token/"))
+}
+
+/// `application/x-www-form-urlencoded` serialisation: unreserved characters
+/// (`A-Z a-z 0-9 - . _ *`) as they are, space as `+`, every other byte as `%XX`.
+pub fn form_urlencode(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        encode_component(k, &mut out);
+        out.push('=');
+        encode_component(v, &mut out);
+    }
+    out
+}
+
+fn encode_component(s: &str, out: &mut String) {
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(hex_digit(b >> 4));
+                out.push(hex_digit(b & 0x0f));
+            }
+        }
+    }
+}
+
+fn hex_digit(nibble: u8) -> char {
+    char::from_digit(u32::from(nibble), 16)
+        .unwrap_or('0')
+        .to_ascii_uppercase()
+}
+
+/// Why a token refresh failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefreshFailure {
+    /// `invalid_grant`: the refresh token is invalid, expired or already used. The
+    /// full authorization flow must be run again.
+    InvalidGrant,
+    /// `invalid_client`: the client id or secret is wrong.
+    InvalidClient,
+    /// `PAYMENT_REQUIRED`: the application's trial or paid period is over.
+    PaymentRequired,
+    /// Another error answer from the OAuth server.
+    Refused,
+    /// The answer was neither a token answer nor an error answer.
+    UnexpectedAnswer,
+    /// No refresh token is stored, so there is nothing to refresh with.
+    NoRefreshToken,
+}
+
+/// A failed token refresh, as carried by [`Error::TokenRefresh`]. Holds no secret.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub struct RefreshError {
+    /// Why.
+    pub failure: RefreshFailure,
+    /// The HTTP status of the answer (0 when there was none).
+    pub status: u16,
+    /// The OAuth error code, when the answer had one.
+    pub code: Option<ErrorCode>,
+    /// The OAuth server's description, when it sent one.
+    pub description: Option<String>,
+}
+
+impl RefreshError {
+    fn new(failure: RefreshFailure, status: u16) -> Self {
+        Self {
+            failure,
+            status,
+            code: None,
+            description: None,
+        }
+    }
+
+    /// Whether the whole authorization flow must be run again.
+    pub fn needs_reauthorization(&self) -> bool {
+        matches!(
+            self.failure,
+            RefreshFailure::InvalidGrant | RefreshFailure::NoRefreshToken
+        )
+    }
+}
+
+impl fmt::Display for RefreshError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.failure {
+            RefreshFailure::InvalidGrant => f.write_str(
+                "the refresh token is invalid or expired; run the full authorization flow again",
+            )?,
+            RefreshFailure::InvalidClient => f.write_str("the client id or secret is wrong")?,
+            RefreshFailure::PaymentRequired => {
+                f.write_str("the application's trial or paid period is over")?;
+            }
+            RefreshFailure::Refused => f.write_str("the OAuth server refused the refresh")?,
+            RefreshFailure::UnexpectedAnswer => {
+                f.write_str("the OAuth server's answer is not a token answer")?;
+            }
+            RefreshFailure::NoRefreshToken => {
+                f.write_str("no refresh token is stored; run the authorization flow")?;
+            }
+        }
+        if self.status != 0 {
+            write!(f, " (HTTP {}", self.status)?;
+            if let Some(code) = &self.code {
+                write!(f, ", {code}")?;
+            }
+            f.write_str(")")?;
+        }
+        if let Some(d) = self.description.as_deref().filter(|d| !d.is_empty()) {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the OAuth server's answer to a refresh or code exchange.
+///
+/// # Errors
+///
+/// [`Error::TokenRefresh`] for an error answer (`invalid_grant`, ...) or an answer
+/// that is not a token answer. The error never contains the body (which, for a
+/// malformed success, could hold tokens).
+pub fn parse_token_answer(response: &http::Response<Bytes>) -> Result<TokenResponse, Error> {
+    let status = response.status().as_u16();
+    let unexpected = || Error::TokenRefresh(RefreshError::new(RefreshFailure::UnexpectedAnswer, status));
+    let value: serde_json::Value =
+        serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
+    let is_error = value
+        .as_object()
+        .is_some_and(|o| o.contains_key("error"));
+    if is_error {
+        let body: OAuthErrorBody = serde_json::from_value(value).map_err(|_| unexpected())?;
+        let failure = match body.error.as_str() {
+            "invalid_grant" => RefreshFailure::InvalidGrant,
+            "invalid_client" => RefreshFailure::InvalidClient,
+            "PAYMENT_REQUIRED" => RefreshFailure::PaymentRequired,
+            _ => RefreshFailure::Refused,
+        };
+        return Err(Error::TokenRefresh(RefreshError {
+            failure,
+            status,
+            code: Some(body.error),
+            description: body.error_description,
+        }));
+    }
+    if !response.status().is_success() {
+        return Err(unexpected());
+    }
+    serde_json::from_value(value).map_err(|_| unexpected())
+}
+
+/// What an exchange asks for when it needs a fresh access token
+/// ([`Action::RefreshToken`](super::Action::RefreshToken)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshNeeded {
+    stale: TokenGeneration,
+}
+
+impl RefreshNeeded {
+    pub(crate) fn new(stale: TokenGeneration) -> Self {
+        Self { stale }
+    }
+
+    /// The generation of the token the portal refused.
+    pub fn stale_generation(&self) -> TokenGeneration {
+        self.stale
+    }
+
+    /// Decides, while the caller holds the portal's refresh lock, whether a refresh
+    /// is still needed: if the store has moved past the refused generation, someone
+    /// already refreshed and the call can replay at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TokenRefresh`] with [`RefreshFailure::NoRefreshToken`] when the store
+    /// is empty; [`Error::InvalidInput`] when the token URL is invalid.
+    pub fn plan(&self, store: &dyn TokenStore, app: &OAuthApp) -> Result<RefreshPlan, Error> {
+        let Some(current) = store.current() else {
+            return Err(Error::TokenRefresh(RefreshError::new(
+                RefreshFailure::NoRefreshToken,
+                0,
+            )));
+        };
+        if current.generation() != self.stale {
+            return Ok(RefreshPlan::AlreadyRefreshed(current.generation()));
+        }
+        let request = app.refresh_request(current.refresh_token(), current.get_server_endpoint())?;
+        Ok(RefreshPlan::Send {
+            request,
+            pending: PendingRefresh {
+                based_on: current.generation(),
+            },
+        })
+    }
+}
+
+/// What to do about a needed refresh. `Debug` does not show the request (its body
+/// holds the client secret and the refresh token).
+#[non_exhaustive]
+pub enum RefreshPlan {
+    /// Someone refreshed since the refused token: hand this generation back to the
+    /// exchange.
+    AlreadyRefreshed(TokenGeneration),
+    /// Send this request, then give its answer to [`PendingRefresh::finish`].
+    Send {
+        /// The refresh request. **Never log it.**
+        request: http::Request<Bytes>,
+        /// What to finish with the answer.
+        pending: PendingRefresh,
+    },
+}
+
+impl fmt::Debug for RefreshPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefreshPlan::AlreadyRefreshed(g) => f.debug_tuple("AlreadyRefreshed").field(g).finish(),
+            RefreshPlan::Send { pending, .. } => f
+                .debug_struct("Send")
+                .field("request", &"[redacted]")
+                .field("pending", pending)
+                .finish(),
+        }
+    }
+}
+
+/// A refresh request in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingRefresh {
+    based_on: TokenGeneration,
+}
+
+impl PendingRefresh {
+    /// The generation the refresh started from.
+    pub fn based_on(&self) -> TokenGeneration {
+        self.based_on
+    }
+
+    /// Reads the OAuth answer and stores the new pair (compare-and-swap on the
+    /// generation). Returns the generation the exchange should replay with.
+    ///
+    /// If another process replaced the pair meanwhile, its pair is kept and its
+    /// generation returned. If the answer is `invalid_grant` but the store has moved
+    /// on (another process refreshed with the same refresh token first), the newer
+    /// pair is used rather than failing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TokenRefresh`] when the answer is an error and the store has not
+    /// moved on.
+    pub fn finish(
+        self,
+        store: &dyn TokenStore,
+        response: &http::Response<Bytes>,
+        now: Timestamp,
+    ) -> Result<TokenGeneration, Error> {
+        match parse_token_answer(response) {
+            Ok(answer) => {
+                let fresh = TokenSet::from_response(answer, now);
+                match store.replace(self.based_on, fresh) {
+                    Ok(stored) => Ok(stored.generation()),
+                    Err(stale) => Ok(stale.current),
+                }
+            }
+            Err(err) => match store.current() {
+                Some(current) if current.generation() != self.based_on => Ok(current.generation()),
+                _ => Err(err),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_url_derivation() {
+        assert_eq!(
+            token_url_from_server_endpoint("https://oauth.bitrix.info/rest/").as_deref(),
+            Some("https://oauth.bitrix.info/oauth/token/")
+        );
+        assert_eq!(
+            token_url_from_server_endpoint("https://oauth.bitrix24.tech/rest").as_deref(),
+            Some("https://oauth.bitrix24.tech/oauth/token/")
+        );
+        assert_eq!(
+            token_url_from_server_endpoint("http://127.0.0.1:8080/rest/").as_deref(),
+            Some("http://127.0.0.1:8080/oauth/token/")
+        );
+        assert_eq!(token_url_from_server_endpoint("http://example.com/rest/"), None);
+        assert_eq!(token_url_from_server_endpoint("https://example.com/api/"), None);
+        assert_eq!(token_url_from_server_endpoint("not a url"), None);
+    }
+
+    #[test]
+    fn form_encoding() {
+        assert_eq!(
+            form_urlencode(&[("a b", "c&d=e"), ("x", "ü/+%~")]),
+            "a+b=c%26d%3De&x=%C3%BC%2F%2B%25%7E"
+        );
+    }
+}

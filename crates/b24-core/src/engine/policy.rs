@@ -1,0 +1,344 @@
+//! The retry policy as data, and the pure decision it makes about one outcome.
+//!
+//! [`RetryPolicy::decide`] maps an [`OutcomeClass`] plus a few facts about the call
+//! ([`CallFacts`]) to a [`Decision`]. It is a pure function: no clock, no state,
+//! no randomness other than the [`Jitter`] passed in.
+//!
+//! | class | decision |
+//! |---|---|
+//! | `RateLimited` | retry after backoff (the call never ran) |
+//! | `OperatingLimit` | wait until the reset when within `max_operating_wait`, else stop with the reset time |
+//! | `Overloaded` | stop: a manual block is never retried |
+//! | `TokenExpired` | ask for a fresh token once (OAuth only), then replay; a second one stops |
+//! | `Rejected(_)` | stop: validation, permission, scope, not-found, key reuse are final |
+//! | `ServerError`, `Transport(MaybeSent)` | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key`; else stop |
+//! | `Transport(NotSent)` | retry after backoff (the call never left) |
+//! | `Unrecognised` | stop |
+//!
+//! Every retry counts against `max_attempts`; the single replay after a token
+//! refresh does not, so that `max_attempts(1)` ("never retry") still recovers from
+//! an expired token.
+
+use std::time::Duration;
+
+use b24_types::ErrorClass;
+
+use super::backoff::{Backoff, Jitter};
+use super::classify::OutcomeClass;
+use super::transport::SentState;
+use super::Timestamp;
+use crate::method::Repeat;
+
+/// The default number of attempts per call (the first one included).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+/// The default first backoff.
+pub const DEFAULT_BASE_BACKOFF: Duration = Duration::from_secs(1);
+/// The default longest backoff.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The default longest wait for an operating-time reset before giving up with
+/// [`Error::OperatingLimit`](crate::Error::OperatingLimit).
+pub const DEFAULT_MAX_OPERATING_WAIT: Duration = Duration::from_secs(60);
+/// The wait assumed when a 429 names no reset time and none is known for the
+/// method. Such an answer gives no better hint; one minute is the granularity of the
+/// platform's operating-time buckets (ten one-minute buckets over a rolling ten
+/// minutes), so it is the shortest wait after which the total can have changed.
+pub const OPERATING_FALLBACK_WAIT: Duration = Duration::from_secs(60);
+
+/// How a call retries: plain data, cheap to clone.
+///
+/// Build it with [`RetryPolicy::default`] and the consuming setters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    backoff: Backoff,
+    max_operating_wait: Duration,
+    operating_fallback: Duration,
+    deadline: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            backoff: Backoff::new(DEFAULT_BASE_BACKOFF, DEFAULT_MAX_BACKOFF),
+            max_operating_wait: DEFAULT_MAX_OPERATING_WAIT,
+            operating_fallback: OPERATING_FALLBACK_WAIT,
+            deadline: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries (token refresh still happens once).
+    pub fn no_retries() -> Self {
+        Self::default().max_attempts(1)
+    }
+
+    /// Attempts per call, the first included (at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// First and longest backoff delay.
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.backoff = Backoff::new(base, max);
+        self
+    }
+
+    /// The longest the engine waits for a method's operating-time budget to reset,
+    /// before a send (budget hold) or after a 429. Longer waits end the call with
+    /// [`Error::OperatingLimit`](crate::Error::OperatingLimit) carrying the reset time.
+    pub fn max_operating_wait(mut self, d: Duration) -> Self {
+        self.max_operating_wait = d;
+        self
+    }
+
+    /// The wait assumed after a 429 that names no reset time (default 60 s).
+    pub fn operating_fallback(mut self, d: Duration) -> Self {
+        self.operating_fallback = d;
+        self
+    }
+
+    /// An overall deadline for one call, counted from its first poll: waits that
+    /// would end after it are not started, and the call ends with
+    /// [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded).
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+
+    /// Attempts per call.
+    pub fn get_max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The backoff.
+    pub fn get_backoff(&self) -> Backoff {
+        self.backoff
+    }
+
+    /// The longest operating-time wait.
+    pub fn get_max_operating_wait(&self) -> Duration {
+        self.max_operating_wait
+    }
+
+    /// The overall deadline, if any.
+    pub fn get_deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    /// Decides what to do after an attempt that ended in `class`.
+    ///
+    /// `operating_reset_at` is the reset time known for the method (from the error
+    /// body or earlier replies), used only for `OperatingLimit`.
+    pub fn decide(
+        &self,
+        class: OutcomeClass,
+        facts: &CallFacts,
+        operating_reset_at: Option<Timestamp>,
+        now: Timestamp,
+        jitter: &mut Jitter,
+    ) -> Decision {
+        let exhausted = facts.attempts >= self.max_attempts;
+        let backoff = |reason: RetryReason, jitter: &mut Jitter| {
+            if exhausted {
+                Decision::Stop(StopReason::AttemptsExhausted)
+            } else {
+                Decision::Retry {
+                    after: self.backoff.delay(facts.attempts, jitter),
+                    reason,
+                }
+            }
+        };
+        match class {
+            OutcomeClass::Success => Decision::Stop(StopReason::Succeeded),
+            OutcomeClass::RateLimited => backoff(RetryReason::RateLimited, jitter),
+            OutcomeClass::Transport(SentState::NotSent) => {
+                backoff(RetryReason::TransportNotSent, jitter)
+            }
+            OutcomeClass::ServerError | OutcomeClass::Transport(SentState::MaybeSent) => {
+                let reason = if class == OutcomeClass::ServerError {
+                    RetryReason::ServerError
+                } else {
+                    RetryReason::TransportMaybeSent
+                };
+                if facts.repeat == Repeat::Safe || facts.has_idempotency_key {
+                    backoff(reason, jitter)
+                } else {
+                    Decision::Stop(StopReason::NotRepeatable)
+                }
+            }
+            OutcomeClass::OperatingLimit => {
+                let until = operating_reset_at
+                    .filter(|t| *t > now)
+                    .unwrap_or_else(|| now.saturating_add(self.operating_fallback));
+                if until.saturating_duration_since(now) > self.max_operating_wait {
+                    Decision::Stop(StopReason::OperatingLimit { reset_at: until })
+                } else if exhausted {
+                    Decision::Stop(StopReason::AttemptsExhausted)
+                } else {
+                    Decision::WaitUntil {
+                        until,
+                        reason: RetryReason::OperatingLimit,
+                    }
+                }
+            }
+            OutcomeClass::TokenExpired => {
+                if !facts.uses_oauth {
+                    Decision::Stop(StopReason::Rejected(ErrorClass::Auth))
+                } else if facts.token_refreshed {
+                    Decision::Stop(StopReason::TokenRejected)
+                } else {
+                    Decision::RefreshToken
+                }
+            }
+            OutcomeClass::Overloaded => Decision::Stop(StopReason::Overloaded),
+            OutcomeClass::Rejected(c) => Decision::Stop(StopReason::Rejected(c)),
+            OutcomeClass::Unrecognised => Decision::Stop(StopReason::Unrecognised),
+        }
+    }
+}
+
+/// Facts about the call that the decision depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallFacts {
+    /// Whether the method may be repeated freely.
+    pub repeat: Repeat,
+    /// Whether every attempt carries the same `Idempotency-Key`.
+    pub has_idempotency_key: bool,
+    /// Attempts made so far, the one just ended included (1 after the first).
+    pub attempts: u32,
+    /// Whether the call authenticates with an OAuth token that can be refreshed.
+    pub uses_oauth: bool,
+    /// Whether this call already obtained a fresh token once.
+    pub token_refreshed: bool,
+}
+
+impl CallFacts {
+    /// Facts for attempt number `attempts` of a call.
+    pub fn new(repeat: Repeat, has_idempotency_key: bool, attempts: u32) -> Self {
+        Self {
+            repeat,
+            has_idempotency_key,
+            attempts,
+            uses_oauth: false,
+            token_refreshed: false,
+        }
+    }
+
+    /// Sets the OAuth facts.
+    pub fn oauth(mut self, uses_oauth: bool, token_refreshed: bool) -> Self {
+        self.uses_oauth = uses_oauth;
+        self.token_refreshed = token_refreshed;
+        self
+    }
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Send again after this delay.
+    Retry {
+        /// The delay.
+        after: Duration,
+        /// Why.
+        reason: RetryReason,
+    },
+    /// Send again at this time (an operating-time reset).
+    WaitUntil {
+        /// When.
+        until: Timestamp,
+        /// Why.
+        reason: RetryReason,
+    },
+    /// Obtain a fresh access token, then send again.
+    RefreshToken,
+    /// End the call.
+    Stop(StopReason),
+}
+
+/// Why a call is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RetryReason {
+    /// The request-rate bucket was full (`QUERY_LIMIT_EXCEEDED` / bare 503).
+    RateLimited,
+    /// The method's operating-time budget was spent (429).
+    OperatingLimit,
+    /// The server failed (5xx) and repeating is safe.
+    ServerError,
+    /// The transport failed before the request left.
+    TransportNotSent,
+    /// The transport failed after the request may have left, and repeating is safe.
+    TransportMaybeSent,
+    /// A fresh token was obtained after a 401.
+    TokenRefreshed,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// It succeeded.
+    Succeeded,
+    /// `OVERLOAD_LIMIT`: a manual block.
+    Overloaded,
+    /// A definite refusal of this class.
+    Rejected(ErrorClass),
+    /// It may have run, and repeating it could duplicate a write.
+    NotRepeatable,
+    /// The attempt budget is spent.
+    AttemptsExhausted,
+    /// The operating-time budget resets later than the call may wait.
+    OperatingLimit {
+        /// When the budget resets.
+        reset_at: Timestamp,
+    },
+    /// A second 401 after a fresh token.
+    TokenRejected,
+    /// Obtaining a fresh token failed.
+    TokenRefreshFailed,
+    /// The overall deadline would pass.
+    DeadlineExceeded,
+    /// An outcome no rule covers.
+    Unrecognised,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_without_key_is_not_repeated_after_maybe_sent() {
+        let p = RetryPolicy::default();
+        let mut j = Jitter::new(1);
+        let now = Timestamp::from_unix_secs(1000);
+        let facts = CallFacts::new(Repeat::Unsafe, false, 1);
+        assert_eq!(
+            p.decide(
+                OutcomeClass::Transport(SentState::MaybeSent),
+                &facts,
+                None,
+                now,
+                &mut j
+            ),
+            Decision::Stop(StopReason::NotRepeatable)
+        );
+        assert!(matches!(
+            p.decide(
+                OutcomeClass::Transport(SentState::NotSent),
+                &facts,
+                None,
+                now,
+                &mut j
+            ),
+            Decision::Retry {
+                reason: RetryReason::TransportNotSent,
+                ..
+            }
+        ));
+    }
+}

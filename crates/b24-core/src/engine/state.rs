@@ -1,0 +1,218 @@
+//! Shared per-portal state behind small traits, with in-memory defaults.
+//!
+//! The request-rate limiter (one per portal), the operating-time budgets (one per
+//! method of a portal) and the token pair ([`TokenStore`]) are shared by every call to
+//! a portal. Each sits behind a trait so that a store shared by several processes
+//! (a Redis-backed one, say) can replace the in-memory default without any change to
+//! the engine. The in-memory defaults use `std::sync::Mutex` and hold a few dozen
+//! bytes per portal plus about a hundred bytes per method in use.
+//!
+//! [`PortalState`] bundles them, with the [`KeyGenerator`] that seeds idempotency
+//! keys and backoff jitter. It is cheap to clone (reference-counted).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use b24_types::Time;
+
+use super::budget::{BudgetConfig, BudgetVerdict, MethodBudget};
+use super::idempotency::KeyGenerator;
+use super::limiter::{BucketConfig, LeakyBucket};
+use super::token::TokenStore;
+use super::Timestamp;
+
+/// The request-rate limiter of one portal.
+pub trait RateLimiter: Send + Sync + fmt::Debug {
+    /// Reserves the next send slot: `now` to go at once, or a later time. The slot is
+    /// taken whether or not the caller uses it.
+    fn reserve(&self, now: Timestamp) -> Timestamp;
+
+    /// The portal refused a request for the rate limit (`QUERY_LIMIT_EXCEEDED`).
+    fn on_throttled(&self, now: Timestamp);
+}
+
+/// The in-process [`RateLimiter`]: a [`LeakyBucket`] behind a mutex.
+#[derive(Debug)]
+pub struct MemoryRateLimiter {
+    bucket: Mutex<LeakyBucket>,
+}
+
+impl MemoryRateLimiter {
+    /// A limiter with an empty bucket.
+    pub fn new(config: BucketConfig) -> Self {
+        Self {
+            bucket: Mutex::new(LeakyBucket::new(config)),
+        }
+    }
+
+    fn bucket(&self) -> std::sync::MutexGuard<'_, LeakyBucket> {
+        self.bucket.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl RateLimiter for MemoryRateLimiter {
+    fn reserve(&self, now: Timestamp) -> Timestamp {
+        self.bucket().reserve(now)
+    }
+
+    fn on_throttled(&self, now: Timestamp) {
+        self.bucket().on_throttled(now);
+    }
+}
+
+/// The operating-time budgets of one portal's methods.
+pub trait BudgetStore: Send + Sync + fmt::Debug {
+    /// Whether a call of `method` may go at `now` (a spread slot is reserved).
+    fn check(&self, method: &str, now: Timestamp) -> BudgetVerdict;
+
+    /// Takes in the `time` object of a reply (success or error) to `method`.
+    fn record(&self, method: &str, time: &Time, now: Timestamp);
+
+    /// `method` is refused (429) until `until`.
+    fn block(&self, method: &str, until: Timestamp);
+
+    /// The last reported reset time of `method`, if any.
+    fn reset_at(&self, method: &str) -> Option<Timestamp>;
+}
+
+/// The in-process [`BudgetStore`]: a map from method name to [`MethodBudget`].
+///
+/// The map is bounded: past [`MemoryBudgetStore::MAX_METHODS`] entries, entries with
+/// nothing left to enforce are dropped.
+#[derive(Debug)]
+pub struct MemoryBudgetStore {
+    config: BudgetConfig,
+    methods: Mutex<HashMap<String, MethodBudget>>,
+}
+
+impl MemoryBudgetStore {
+    /// The most methods tracked before stale entries are dropped.
+    pub const MAX_METHODS: usize = 256;
+
+    /// An empty store.
+    pub fn new(config: BudgetConfig) -> Self {
+        Self {
+            config,
+            methods: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> BudgetConfig {
+        self.config
+    }
+
+    fn with<R>(&self, method: &str, now: Timestamp, f: impl FnOnce(&mut MethodBudget) -> R) -> R {
+        let mut map = self.methods.lock().unwrap_or_else(PoisonError::into_inner);
+        if !map.contains_key(method) && map.len() >= Self::MAX_METHODS {
+            map.retain(|_, b| !b.is_stale(now));
+        }
+        f(map.entry(method.to_owned()).or_default())
+    }
+}
+
+impl BudgetStore for MemoryBudgetStore {
+    fn check(&self, method: &str, now: Timestamp) -> BudgetVerdict {
+        let mut map = self.methods.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get_mut(method)
+            .map_or(BudgetVerdict::Go, |b| b.check(&self.config, now))
+    }
+
+    fn record(&self, method: &str, time: &Time, now: Timestamp) {
+        if time.operating_reset_at.is_none() {
+            return;
+        }
+        self.with(method, now, |b| b.record(time));
+    }
+
+    fn block(&self, method: &str, until: Timestamp) {
+        self.with(method, until, |b| b.block_until(until));
+    }
+
+    fn reset_at(&self, method: &str) -> Option<Timestamp> {
+        let map = self.methods.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(method).and_then(MethodBudget::reset_at)
+    }
+}
+
+/// Everything the calls to one portal share. Cheap to clone.
+#[derive(Clone)]
+pub struct PortalState {
+    limiter: Arc<dyn RateLimiter>,
+    budgets: Arc<dyn BudgetStore>,
+    tokens: Option<Arc<dyn TokenStore>>,
+    keys: Arc<KeyGenerator>,
+}
+
+impl PortalState {
+    /// State for a standard-plan portal with in-memory stores and no OAuth tokens
+    /// (a webhook portal). `seed` seeds idempotency keys and backoff jitter: pass
+    /// 128 bits of OS randomness in production, a constant in tests.
+    pub fn new(seed: u128) -> Self {
+        Self {
+            limiter: Arc::new(MemoryRateLimiter::new(BucketConfig::standard())),
+            budgets: Arc::new(MemoryBudgetStore::new(BudgetConfig::default())),
+            tokens: None,
+            keys: Arc::new(KeyGenerator::new(seed)),
+        }
+    }
+
+    /// Uses an in-memory limiter with this bucket.
+    pub fn bucket(self, config: BucketConfig) -> Self {
+        self.rate_limiter(Arc::new(MemoryRateLimiter::new(config)))
+    }
+
+    /// Uses an in-memory budget store with this configuration.
+    pub fn budget(self, config: BudgetConfig) -> Self {
+        self.budget_store(Arc::new(MemoryBudgetStore::new(config)))
+    }
+
+    /// Uses this limiter (shared with other `PortalState`s or processes).
+    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// Uses this budget store.
+    pub fn budget_store(mut self, budgets: Arc<dyn BudgetStore>) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
+    /// Authenticates calls with the OAuth tokens in this store (and refreshes them).
+    pub fn token_store(mut self, tokens: Arc<dyn TokenStore>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// The limiter.
+    pub fn limiter(&self) -> &Arc<dyn RateLimiter> {
+        &self.limiter
+    }
+
+    /// The budget store.
+    pub fn budgets(&self) -> &Arc<dyn BudgetStore> {
+        &self.budgets
+    }
+
+    /// The token store, for OAuth portals.
+    pub fn tokens(&self) -> Option<&Arc<dyn TokenStore>> {
+        self.tokens.as_ref()
+    }
+
+    /// The key generator.
+    pub fn keys(&self) -> &Arc<KeyGenerator> {
+        &self.keys
+    }
+}
+
+impl fmt::Debug for PortalState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortalState")
+            .field("limiter", &self.limiter)
+            .field("budgets", &self.budgets)
+            .field("oauth", &self.tokens.is_some())
+            .finish_non_exhaustive()
+    }
+}

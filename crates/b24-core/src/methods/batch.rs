@@ -31,7 +31,7 @@ pub struct BatchCommand {
 
 impl BatchCommand {
     /// A command by method name and query (the method's parameters). Marked
-    /// [`Repeat::Unsafe`] unless [`BatchCommand::repeat`] says otherwise.
+    /// [`Repeat::Unsafe`] unless [`BatchCommand::with_repeat`] says otherwise.
     ///
     /// # Errors
     ///
@@ -112,7 +112,7 @@ impl BatchCommand {
 
     /// Marks whether repeating this command is harmless.
     #[must_use]
-    pub fn repeat(mut self, repeat: Repeat) -> Self {
+    pub fn with_repeat(mut self, repeat: Repeat) -> Self {
         self.repeat = repeat;
         self
     }

@@ -11,7 +11,7 @@ use crate::request::validate_method_name;
 ///
 /// The name is checked (`[A-Za-z0-9._]`, no empty dotted part); `auth` is reserved.
 /// A raw call is [`Repeat::Unsafe`] unless marked otherwise with
-/// [`RawCall::repeat`]. `rest.documentation.openapi` (and its alias
+/// [`RawCall::with_repeat`]. `rest.documentation.openapi` (and its alias
 /// `documentation`) may answer without the `{"result"}` envelope; a raw call to them
 /// accepts both forms.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +45,7 @@ impl RawCall {
     ///
     /// [`InputError::Param`] (`auth`) when the parameters hold `auth`, which the
     /// request builder adds itself.
-    pub fn params(mut self, params: Map<String, Value>) -> Result<Self, InputError> {
+    pub fn with_params(mut self, params: Map<String, Value>) -> Result<Self, InputError> {
         check_no_auth(&params)?;
         self.params = params;
         Ok(self)
@@ -56,7 +56,7 @@ impl RawCall {
     /// # Errors
     ///
     /// [`InputError::Param`] (`auth`) for the key `auth`.
-    pub fn param(mut self, key: impl Into<String>, value: Value) -> Result<Self, InputError> {
+    pub fn with_param(mut self, key: impl Into<String>, value: Value) -> Result<Self, InputError> {
         let key = key.into();
         if key == "auth" {
             return Err(reserved_auth());
@@ -67,7 +67,7 @@ impl RawCall {
 
     /// Marks whether repeating the call is harmless (default: unsafe).
     #[must_use]
-    pub fn repeat(mut self, repeat: Repeat) -> Self {
+    pub fn with_repeat(mut self, repeat: Repeat) -> Self {
         self.repeat = repeat;
         self
     }

@@ -1,0 +1,172 @@
+//! Envelope rules: errors in any status, both shapes, replays, odd bodies.
+
+use b24_core::methods::{RawCall, TaskResultAddFromChatMessage, TaskResultDelete, TaskResultList};
+use b24_core::types::{ErrorCode, ErrorShape, MessageId, ResultId, TaskId};
+use b24_core::{parse_envelope, parse_envelope_with, parse_response, scrub_snippet, Api, Error};
+use serde_json::json;
+
+use crate::codec_support::{no_headers, replayed_response, response, status, SECRET};
+
+fn from_chat() -> TaskResultAddFromChatMessage {
+    TaskResultAddFromChatMessage::new(MessageId::new(335).unwrap())
+}
+
+#[test]
+fn error_bodies_win_over_a_2xx_status() {
+    let body = r#"{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}"#;
+    let err = parse_response(&from_chat(), &response(200, body)).unwrap_err();
+    assert_eq!(err.code(), Some(&ErrorCode::QueryLimitExceeded));
+    assert_eq!(err.status(), Some(200));
+    assert_eq!(err.api_error().unwrap().shape, ErrorShape::Classic);
+
+    let v3 = r#"{"error":{"code":"BITRIX_REST_V3_EXCEPTION_ACCESSDENIEDEXCEPTION","message":"Access denied"},"result":{"item":{"id":1}}}"#;
+    let err = parse_response(&from_chat(), &response(200, v3)).unwrap_err();
+    assert_eq!(err.code(), Some(&ErrorCode::V3AccessDenied));
+    assert_eq!(err.api_error().unwrap().shape, ErrorShape::V3);
+}
+
+#[test]
+fn error_shapes_are_read_leniently() {
+    // Numeric classic code.
+    let err = parse_envelope(status(400), &no_headers(), br#"{"error":100}"#).unwrap_err();
+    assert_eq!(err.code().unwrap().as_str(), "100");
+    // v3 object without a code still is an API error, classified by status.
+    let err = parse_envelope(status(503), &no_headers(), br#"{"error":{}}"#).unwrap_err();
+    assert_eq!(err.code().unwrap().as_str(), "");
+    assert_eq!(err.status(), Some(503));
+    // Odd validation entries are kept as general issues; time is kept.
+    let err = parse_envelope(
+        status(400),
+        &no_headers(),
+        br#"{"error":{"code":"X","message":5,"validation":["plain",{"field":3,"message":"m"},{"message":"g"}]},"time":{"operating":1.5}}"#,
+    )
+    .unwrap_err();
+    let api = err.api_error().unwrap();
+    assert_eq!(api.code, ErrorCode::Other("X".into()));
+    assert_eq!(api.message, "5");
+    assert_eq!(api.validation.len(), 3);
+    assert_eq!(api.validation[0].message, "plain");
+    assert_eq!(api.validation[1].field.as_deref(), Some("3"));
+    assert_eq!(api.validation[2].field, None);
+    assert_eq!(api.time.as_ref().unwrap().operating, Some(1.5));
+    // `"error": null` is no error.
+    let ok = parse_envelope(status(200), &no_headers(), br#"{"error":null,"result":1}"#).unwrap();
+    assert_eq!(ok.result, json!(1));
+}
+
+#[test]
+fn replayed_header_sets_the_flag() {
+    let body = include_str!("fixtures/addfromchatmessage/response.json");
+    let fresh = parse_response(&from_chat(), &response(200, body)).unwrap();
+    assert!(!fresh.replayed);
+    let replay = parse_response(&from_chat(), &replayed_response(200, body)).unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.result, fresh.result);
+}
+
+#[test]
+fn html_pages_and_empty_bodies_are_unexpected_bodies() {
+    let html = format!(
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\x07<body>upstream https://example.bitrix24.com/rest/1/{SECRET}/x failed /rest/1/{SECRET}/ token a1b2c3d4e5f6g7h8i9j0</body></html>"
+    );
+    let err = parse_response(&from_chat(), &response(502, &html)).unwrap_err();
+    match &err {
+        Error::UnexpectedBody { status, snippet } => {
+            assert_eq!(*status, 502);
+            assert!(snippet.contains("502 Bad Gateway"), "{snippet}");
+            assert!(!snippet.contains(SECRET), "{snippet}");
+            assert!(!snippet.contains("a1b2c3d4e5f6g7h8i9j0"), "{snippet}");
+            assert!(!snippet.chars().any(char::is_control), "{snippet:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!format!("{err} {err:?}").contains(SECRET));
+    for empty in ["", "  \n"] {
+        let err = parse_response(&from_chat(), &response(200, empty)).unwrap_err();
+        assert!(matches!(err, Error::UnexpectedBody { status: 200, .. }));
+    }
+}
+
+#[test]
+fn snippets_are_short_and_cut_at_char_boundaries() {
+    let long = "ж".repeat(1000);
+    let s = scrub_snippet(long.as_bytes());
+    assert!(s.chars().count() <= 201);
+    assert!(s.ends_with('…'));
+    let s = scrub_snippet(&[0xff, 0xfe, b'o', b'k']);
+    assert!(s.contains("ok"));
+}
+
+#[test]
+fn json_without_result_or_error_is_a_decode_error() {
+    for body in [r#"{"foo":1}"#, "[1,2]", "42", "\"x\""] {
+        let err = parse_envelope(status(200), &no_headers(), body.as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, Error::Decode { status: 200, ref path, .. } if path == "."),
+            "{body}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn decode_errors_carry_the_json_path() {
+    let body = r#"{"result":{"item":{"id":"x","taskId":51}}}"#;
+    let err = parse_response(&from_chat(), &response(200, body)).unwrap_err();
+    match err {
+        Error::Decode { status, path, .. } => {
+            assert_eq!(status, 200);
+            assert_eq!(path, "result.item.id");
+        }
+        other => panic!("{other:?}"),
+    }
+    let list = TaskResultList::for_task(TaskId::new(51).unwrap());
+    let body = r#"{"result":{"items":[{"id":1},{"id":0}]}}"#;
+    match parse_response(&list, &response(200, body)).unwrap_err() {
+        Error::Decode { path, .. } => assert_eq!(path, "result.items[1].id"),
+        other => panic!("{other:?}"),
+    }
+    let del = TaskResultDelete::new(ResultId::new(1).unwrap());
+    match parse_response(&del, &response(200, r#"{"result":{"res":true}}"#)).unwrap_err() {
+        Error::Decode { path, .. } => assert_eq!(path, "result"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn unknown_fields_are_ignored_and_time_is_lenient() {
+    let body =
+        r#"{"result":{"result":true,"extra":1},"time":{"start":"1777530300","weird":[]},"next":5}"#;
+    let del = TaskResultDelete::new(ResultId::new(1).unwrap());
+    let reply = parse_response(&del, &response(200, body)).unwrap();
+    assert!(reply.result);
+    assert_eq!(reply.time.unwrap().start, Some(1_777_530_300.0));
+    // A malformed `time` is dropped, not fatal.
+    let reply = parse_response(&del, &response(200, r#"{"result":true,"time":"soon"}"#)).unwrap();
+    assert!(reply.result);
+    assert!(reply.time.is_none());
+}
+
+#[test]
+fn openapi_document_is_accepted_bare_or_wrapped() {
+    let doc = json!({"openapi":"3.0.0","info":{"title":"Bitrix24 REST V3 API"},"paths":{}});
+    let raw = RawCall::new("rest.documentation.openapi", Api::V3).unwrap();
+    let bare = parse_response(&raw, &response(200, &doc.to_string())).unwrap();
+    assert_eq!(bare.result, doc);
+    let wrapped = json!({"result": doc.clone()}).to_string();
+    assert_eq!(
+        parse_response(&raw, &response(200, &wrapped))
+            .unwrap()
+            .result,
+        doc
+    );
+    // Errors are still errors.
+    assert!(parse_response(
+        &raw,
+        &response(404, r#"{"error":"ERROR_METHOD_NOT_FOUND"}"#)
+    )
+    .is_err());
+    // Other raw calls insist on the envelope.
+    let other = RawCall::new("tasks.task.get", Api::V3).unwrap();
+    assert!(parse_response(&other, &response(200, &doc.to_string())).is_err());
+    assert!(parse_envelope_with(status(200), &no_headers(), b"[1]", true).is_ok());
+}

@@ -1,0 +1,17 @@
+//! Integration tests of b24-core.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod codec_fixtures;
+mod codec_methods;
+mod codec_portal;
+mod codec_request;
+mod codec_response;
+mod codec_support;

@@ -7,6 +7,7 @@ mod backoff;
 mod budget;
 mod classify;
 mod event;
+mod exchange;
 mod idempotency;
 mod limiter;
 mod oauth;
@@ -20,6 +21,7 @@ pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, BudgetVerdict, MethodBudget, DEFAULT_OPERATING_LIMIT};
 pub use classify::{classify, Observation, OutcomeClass};
 pub use event::{Event, WaitReason};
+pub use exchange::{wait_duration, Action, Exchange, ExchangeOptions, KeyMode};
 pub use idempotency::KeyGenerator;
 pub use limiter::{BucketConfig, LeakyBucket, DEFAULT_SAFETY_MARGIN};
 pub use oauth::{

@@ -342,6 +342,7 @@ impl RefreshNeeded {
 /// What to do about a needed refresh. `Debug` does not show the request (its body
 /// holds the client secret and the refresh token).
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // short-lived, moved once: boxing buys nothing
 pub enum RefreshPlan {
     /// Someone refreshed since the refused token: hand this generation back to the
     /// exchange.

@@ -305,6 +305,8 @@ pub enum StopReason {
     DeadlineExceeded,
     /// An outcome no rule covers.
     Unrecognised,
+    /// The request of an attempt could not be built (no access token stored, say).
+    InvalidRequest,
 }
 
 #[cfg(test)]

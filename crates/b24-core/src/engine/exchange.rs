@@ -1,0 +1,697 @@
+//! [`Exchange`]: the state machine of one logical call.
+//!
+//! An exchange owns the prepared request of one call and decides, attempt after
+//! attempt, what the adapter must do next. It never does IO and never reads the
+//! clock. Its methods fall into three kinds (the naming of quinn-proto):
+//!
+//! - **outputs**: [`Exchange::poll`] returns the next [`Action`];
+//!   [`Exchange::poll_event`] drains the [`Event`]s recorded so far;
+//! - **inputs**: [`Exchange::handle_response`], [`Exchange::handle_transport_error`]
+//!   and [`Exchange::handle_token`] hand the outcome of the last action back;
+//! - **getters**: [`Exchange::attempts`], [`Exchange::idempotency_key`], ...
+//!
+//! The order is fixed: call `poll(now)`; carry out the action; hand its outcome to the
+//! matching `handle_*` (nothing for [`Action::Wait`]); poll again; stop at
+//! [`Action::Done`]. Polling while an outcome is owed, or after `Done`, ends the
+//! exchange with [`Error::ExchangeMisuse`]. An outcome handed in when none is owed is
+//! ignored.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::backoff::Jitter;
+use super::classify::{classify, Observation, OutcomeClass};
+use super::event::{Event, WaitReason};
+use super::oauth::RefreshNeeded;
+use super::policy::{CallFacts, Decision, RetryPolicy, RetryReason, StopReason};
+use super::state::PortalState;
+use super::token::TokenGeneration;
+use super::transport::TransportFailure;
+use super::{BudgetVerdict, Timestamp};
+use crate::api::Api;
+use crate::error::{Error, InputError};
+use crate::idempotency_key::IdempotencyKey;
+use crate::method::{Method, Repeat};
+use crate::portal::Portal;
+use crate::reply::Reply;
+use crate::request::{PreparedCall, DEFAULT_USER_AGENT};
+use crate::response::parse_response;
+
+/// What the adapter must do next.
+#[non_exhaustive]
+pub enum Action<T> {
+    /// Send this request and hand the answer to [`Exchange::handle_response`], or
+    /// the failure to [`Exchange::handle_transport_error`]. The rate-limiter slot is
+    /// already granted. **The URI may hold a webhook secret: never log it.**
+    Send(http::Request<Bytes>),
+    /// Sleep until `until`, then poll again.
+    Wait {
+        /// When to poll again.
+        until: Timestamp,
+        /// Why (for logs and metrics).
+        reason: WaitReason,
+    },
+    /// Obtain a fresh access token (single-flight per portal, see
+    /// [`RefreshNeeded::plan`]) and hand the outcome to [`Exchange::handle_token`].
+    RefreshToken(RefreshNeeded),
+    /// The call is over.
+    Done(Result<Reply<T>, Error>),
+}
+
+impl<T> fmt::Debug for Action<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Send(req) => f
+                .debug_struct("Send")
+                .field("method", req.method())
+                .field("body_len", &req.body().len())
+                .finish_non_exhaustive(),
+            Action::Wait { until, reason } => f
+                .debug_struct("Wait")
+                .field("until", until)
+                .field("reason", reason)
+                .finish(),
+            Action::RefreshToken(need) => f.debug_tuple("RefreshToken").field(need).finish(),
+            Action::Done(Ok(_)) => f.write_str("Done(Ok(..))"),
+            Action::Done(Err(e)) => f.debug_tuple("Done").field(&Err::<(), _>(e)).finish(),
+        }
+    }
+}
+
+/// Whether and which `Idempotency-Key` an exchange sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyMode {
+    /// Generate one for REST 3.0 writes (`Repeat::Unsafe` on `Api::V3`); none otherwise.
+    Auto,
+    /// Send none (writes are then never repeated once they may have run).
+    Off,
+    /// Send this one (REST 3.0 methods only).
+    Key(IdempotencyKey),
+}
+
+/// Per-call options of an [`Exchange`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ExchangeOptions {
+    policy: RetryPolicy,
+    key: KeyMode,
+    user_agent: Option<String>,
+}
+
+impl Default for ExchangeOptions {
+    fn default() -> Self {
+        Self {
+            policy: RetryPolicy::default(),
+            key: KeyMode::Auto,
+            user_agent: None,
+        }
+    }
+}
+
+impl ExchangeOptions {
+    /// The default policy, automatic idempotency keys, the default user agent.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The retry policy.
+    pub fn policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sends this `Idempotency-Key` on every attempt (REST 3.0 methods only).
+    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
+        self.key = KeyMode::Key(key);
+        self
+    }
+
+    /// Sends no `Idempotency-Key`, not even a generated one.
+    pub fn without_idempotency_key(mut self) -> Self {
+        self.key = KeyMode::Off;
+        self
+    }
+
+    /// The `User-Agent` header value.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+}
+
+enum Phase<T> {
+    /// About to start an attempt, not before `not_before`.
+    Ready {
+        not_before: Option<Timestamp>,
+        reason: WaitReason,
+        budget_cleared: bool,
+    },
+    /// A rate-limiter slot is reserved at `at`.
+    Slotted { at: Timestamp },
+    AwaitingResponse,
+    /// A fresh token must be asked for.
+    NeedToken(TokenGeneration),
+    AwaitingToken,
+    Done(Result<Reply<T>, Error>),
+    Finished,
+}
+
+/// The state machine of one logical call; see the [module docs](super) for the
+/// driving loop and the policy.
+pub struct Exchange<M: Method> {
+    method: M,
+    call: PreparedCall,
+    state: PortalState,
+    policy: RetryPolicy,
+    key: Option<IdempotencyKey>,
+    jitter: Jitter,
+    phase: Phase<M::Output>,
+    attempts: u32,
+    token_refreshed: bool,
+    sent_token: TokenGeneration,
+    deadline: Option<Timestamp>,
+    started: bool,
+    last_error: Option<Error>,
+    events: VecDeque<Event>,
+}
+
+impl<M: Method> Exchange<M> {
+    /// An exchange with the default options (default [`RetryPolicy`], automatic
+    /// idempotency key for REST 3.0 writes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when the call cannot be built (invalid parameters,
+    /// method name), or when the portal uses OAuth but `state` has no token store.
+    pub fn new(portal: &Portal, method: M, state: &PortalState) -> Result<Self, Error> {
+        Self::with_options(portal, method, state, ExchangeOptions::default())
+    }
+
+    /// An exchange with explicit options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Exchange::new`], plus [`Error::InvalidInput`] for a user-supplied key on a
+    /// classic method or an invalid user agent.
+    pub fn with_options(
+        portal: &Portal,
+        method: M,
+        state: &PortalState,
+        options: ExchangeOptions,
+    ) -> Result<Self, Error> {
+        let user_agent = options.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT);
+        let call = PreparedCall::with_user_agent(portal, &method, user_agent)?;
+        if portal.is_oauth() && state.tokens().is_none() {
+            return Err(InputError::MissingAccessToken.into());
+        }
+        let key = match options.key {
+            KeyMode::Off => None,
+            KeyMode::Key(key) => {
+                if !call.api().supports_idempotency_key() {
+                    return Err(InputError::param(
+                        "Idempotency-Key",
+                        "classic methods do not honour idempotency keys; only REST 3.0 does",
+                    )
+                    .into());
+                }
+                Some(key)
+            }
+            KeyMode::Auto => {
+                if call.api() == Api::V3 && call.repeat() == Repeat::Unsafe {
+                    Some(state.keys().next_key()?)
+                } else {
+                    None
+                }
+            }
+        };
+        Ok(Self {
+            method,
+            call,
+            state: state.clone(),
+            jitter: Jitter::new(state.keys().next_seed()),
+            policy: options.policy,
+            key,
+            phase: Phase::Ready {
+                not_before: None,
+                reason: WaitReason::RateLimit,
+                budget_cleared: false,
+            },
+            attempts: 0,
+            token_refreshed: false,
+            sent_token: TokenGeneration::NONE,
+            deadline: None,
+            started: false,
+            last_error: None,
+            events: VecDeque::new(),
+        })
+    }
+
+    /// The method name.
+    pub fn method_name(&self) -> &str {
+        self.call.method_name()
+    }
+
+    /// The method.
+    pub fn method(&self) -> &M {
+        &self.method
+    }
+
+    /// The `Idempotency-Key` sent on every attempt, if any.
+    pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        self.key.as_ref()
+    }
+
+    /// Attempts handed to the adapter so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// True once [`Action::Done`] has been returned.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Finished)
+    }
+
+    /// The next recorded event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next thing to do at `now`.
+    pub fn poll(&mut self, now: Timestamp) -> Action<M::Output> {
+        if !self.started {
+            self.started = true;
+            self.deadline = self.policy.get_deadline().map(|d| now.saturating_add(d));
+        }
+        loop {
+            match std::mem::replace(&mut self.phase, Phase::Finished) {
+                Phase::Finished => {
+                    return Action::Done(Err(Error::ExchangeMisuse(
+                        "polled after the exchange finished",
+                    )))
+                }
+                Phase::Done(result) => return Action::Done(result),
+                Phase::AwaitingResponse => {
+                    return Action::Done(Err(Error::ExchangeMisuse(
+                        "polled while the response to a sent request was owed",
+                    )))
+                }
+                Phase::AwaitingToken => {
+                    return Action::Done(Err(Error::ExchangeMisuse(
+                        "polled while the outcome of a token refresh was owed",
+                    )))
+                }
+                Phase::NeedToken(stale) => {
+                    self.phase = Phase::AwaitingToken;
+                    return Action::RefreshToken(RefreshNeeded::new(stale));
+                }
+                Phase::Slotted { at } => {
+                    if at > now {
+                        self.phase = Phase::Slotted { at };
+                        return Action::Wait {
+                            until: at,
+                            reason: WaitReason::RateLimit,
+                        };
+                    }
+                    return self.send();
+                }
+                Phase::Ready {
+                    not_before,
+                    reason,
+                    budget_cleared,
+                } => {
+                    if let Some(t) = not_before.filter(|t| *t > now) {
+                        self.phase = Phase::Ready {
+                            not_before: Some(t),
+                            reason,
+                            budget_cleared,
+                        };
+                        return Action::Wait { until: t, reason };
+                    }
+                    if self.deadline.is_some_and(|d| now >= d) {
+                        self.finish_deadline();
+                        continue;
+                    }
+                    if !budget_cleared {
+                        match self.state.budgets().check(self.call.method_name(), now) {
+                            BudgetVerdict::Go => {}
+                            BudgetVerdict::Spread { at } => {
+                                self.schedule(now, at, WaitReason::BudgetSpread, true);
+                                continue;
+                            }
+                            BudgetVerdict::Hold { until } => {
+                                let wait = until.saturating_duration_since(now);
+                                if wait > self.policy.get_max_operating_wait() {
+                                    let err = Error::OperatingLimit {
+                                        method: self.call.method_name().to_owned(),
+                                        reset_at: until,
+                                        last: None,
+                                    };
+                                    self.finish(
+                                        Err(err),
+                                        StopReason::OperatingLimit { reset_at: until },
+                                    );
+                                } else {
+                                    self.schedule(now, until, WaitReason::BudgetReset, false);
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    let slot = self.state.limiter().reserve(now);
+                    if slot > now {
+                        if self.deadline.is_some_and(|d| slot > d) {
+                            self.finish_deadline();
+                            continue;
+                        }
+                        self.record_wait(now, slot, WaitReason::RateLimit);
+                        self.phase = Phase::Slotted { at: slot };
+                        continue;
+                    }
+                    return self.send();
+                }
+            }
+        }
+    }
+
+    /// Hands in the answer to the last [`Action::Send`].
+    pub fn handle_response(&mut self, response: http::Response<Bytes>, now: Timestamp) {
+        if !matches!(self.phase, Phase::AwaitingResponse) {
+            return;
+        }
+        let status = response.status().as_u16();
+        let parsed = parse_response(&self.method, &response);
+        let time = match &parsed {
+            Ok(reply) => reply.time.as_ref(),
+            Err(Error::Api(api)) => api.time.as_ref(),
+            Err(_) => None,
+        };
+        if let Some(time) = time {
+            self.state
+                .budgets()
+                .record(self.call.method_name(), time, now);
+            if let Some(op) = time.operating {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let operating_ms = if op.is_finite() && op > 0.0 {
+                    (op * 1000.0) as u64
+                } else {
+                    0
+                };
+                self.events.push_back(Event::OperatingReported {
+                    operating_ms,
+                    reset_at: time
+                        .operating_reset_at
+                        .and_then(Timestamp::from_unix_secs_f64),
+                });
+            }
+        }
+        let err = match parsed {
+            Ok(reply) => {
+                self.events.push_back(Event::AttemptEnded {
+                    attempt: self.attempts,
+                    status: Some(status),
+                    class: OutcomeClass::Success,
+                });
+                self.finish(Ok(reply), StopReason::Succeeded);
+                return;
+            }
+            Err(err) => err,
+        };
+        let api = self.call.api();
+        let class = match &err {
+            Error::Api(e) => classify(
+                api,
+                Observation::Error {
+                    status: e.status,
+                    code: &e.code,
+                },
+            ),
+            _ => classify(api, Observation::BareStatus { status }),
+        };
+        self.events.push_back(Event::AttemptEnded {
+            attempt: self.attempts,
+            status: Some(status),
+            class,
+        });
+        let reset_at = match &err {
+            Error::Api(e) => e
+                .time
+                .as_ref()
+                .and_then(|t| t.operating_reset_at)
+                .and_then(Timestamp::from_unix_secs_f64),
+            _ => None,
+        }
+        .filter(|t| *t > now)
+        .or_else(|| {
+            self.state
+                .budgets()
+                .reset_at(self.call.method_name())
+                .filter(|t| *t > now)
+        });
+        if class == OutcomeClass::RateLimited {
+            self.state.limiter().on_throttled(now);
+        }
+        self.decide(class, err, reset_at, now);
+    }
+
+    /// Hands in a transport failure of the last [`Action::Send`].
+    pub fn handle_transport_error(&mut self, failure: TransportFailure, now: Timestamp) {
+        if !matches!(self.phase, Phase::AwaitingResponse) {
+            return;
+        }
+        let (sent, kind, source) = failure.into_parts();
+        let class = classify(self.call.api(), Observation::Transport(sent));
+        self.events.push_back(Event::AttemptEnded {
+            attempt: self.attempts,
+            status: None,
+            class,
+        });
+        let err = Error::Transport { kind, sent, source };
+        self.decide(class, err, None, now);
+    }
+
+    /// Hands in the outcome of the last [`Action::RefreshToken`]: the generation to
+    /// replay with, or why no fresh token could be had.
+    pub fn handle_token(&mut self, outcome: Result<TokenGeneration, Error>, now: Timestamp) {
+        if !matches!(self.phase, Phase::AwaitingToken) {
+            return;
+        }
+        let _ = now;
+        match outcome {
+            Ok(generation) => {
+                self.token_refreshed = true;
+                self.events.push_back(Event::TokenRefreshed { generation });
+                self.events.push_back(Event::Retrying {
+                    next_attempt: self.attempts.saturating_add(1),
+                    reason: RetryReason::TokenRefreshed,
+                });
+                self.last_error = None;
+                self.phase = Phase::Ready {
+                    not_before: None,
+                    reason: WaitReason::RateLimit,
+                    budget_cleared: false,
+                };
+            }
+            Err(err) => self.finish(Err(err), StopReason::TokenRefreshFailed),
+        }
+    }
+
+    fn send(&mut self) -> Action<M::Output> {
+        let token = match self.state.tokens() {
+            Some(store) if self.call.portal().is_oauth() => store.current(),
+            _ => None,
+        };
+        let generation = token.as_ref().map(super::TokenSet::generation);
+        let request = self.call.request(
+            token.as_ref().map(super::TokenSet::access_token),
+            self.key.as_ref(),
+        );
+        match request {
+            Ok(request) => {
+                self.attempts = self.attempts.saturating_add(1);
+                self.sent_token = generation.unwrap_or(TokenGeneration::NONE);
+                self.events.push_back(Event::AttemptStarted {
+                    attempt: self.attempts,
+                    idempotency_key: self.key.is_some(),
+                    token: generation,
+                });
+                self.phase = Phase::AwaitingResponse;
+                Action::Send(request)
+            }
+            Err(err) => {
+                self.finish(Err(err), StopReason::InvalidRequest);
+                self.poll_done()
+            }
+        }
+    }
+
+    fn poll_done(&mut self) -> Action<M::Output> {
+        match std::mem::replace(&mut self.phase, Phase::Finished) {
+            Phase::Done(result) => Action::Done(result),
+            other => {
+                self.phase = other;
+                Action::Done(Err(Error::ExchangeMisuse("internal: no result to return")))
+            }
+        }
+    }
+
+    fn decide(
+        &mut self,
+        class: OutcomeClass,
+        err: Error,
+        reset_at: Option<Timestamp>,
+        now: Timestamp,
+    ) {
+        let facts = CallFacts::new(self.call.repeat(), self.key.is_some(), self.attempts).oauth(
+            self.call.portal().is_oauth() && self.state.tokens().is_some(),
+            self.token_refreshed,
+        );
+        let decision = self
+            .policy
+            .decide(class, &facts, reset_at, now, &mut self.jitter);
+        match decision {
+            Decision::Retry { after, reason } => {
+                let until = now.saturating_add(after);
+                self.retry_at(now, until, reason, WaitReason::Backoff(reason), err);
+            }
+            Decision::WaitUntil { until, reason } => {
+                self.state.budgets().block(self.call.method_name(), until);
+                self.retry_at(now, until, reason, WaitReason::BudgetReset, err);
+            }
+            Decision::RefreshToken => {
+                let stale = self.sent_token;
+                self.events.push_back(Event::RefreshRequested { stale });
+                self.last_error = Some(err);
+                self.phase = Phase::NeedToken(stale);
+            }
+            Decision::Stop(reason) => {
+                let err = self.stop_error(reason, err);
+                self.finish(Err(err), reason);
+            }
+        }
+    }
+
+    fn stop_error(&self, reason: StopReason, err: Error) -> Error {
+        match reason {
+            StopReason::AttemptsExhausted => Error::RetriesExhausted {
+                attempts: self.attempts,
+                last: Box::new(err),
+            },
+            StopReason::OperatingLimit { reset_at } => {
+                self.state
+                    .budgets()
+                    .block(self.call.method_name(), reset_at);
+                Error::OperatingLimit {
+                    method: self.call.method_name().to_owned(),
+                    reset_at,
+                    last: match err {
+                        Error::Api(api) => Some(api),
+                        _ => None,
+                    },
+                }
+            }
+            StopReason::TokenRejected => {
+                let status = err.status().unwrap_or(401);
+                Error::TokenRejected {
+                    status,
+                    last: match err {
+                        Error::Api(api) => Some(api),
+                        _ => None,
+                    },
+                }
+            }
+            _ => err,
+        }
+    }
+
+    fn retry_at(
+        &mut self,
+        now: Timestamp,
+        until: Timestamp,
+        reason: RetryReason,
+        wait: WaitReason,
+        err: Error,
+    ) {
+        self.last_error = Some(err);
+        if self.deadline.is_some_and(|d| until > d) {
+            self.finish_deadline();
+            return;
+        }
+        self.events.push_back(Event::Retrying {
+            next_attempt: self.attempts.saturating_add(1),
+            reason,
+        });
+        self.schedule(now, until, wait, false);
+    }
+
+    fn schedule(&mut self, now: Timestamp, until: Timestamp, reason: WaitReason, cleared: bool) {
+        if self.deadline.is_some_and(|d| until > d) {
+            self.finish_deadline();
+            return;
+        }
+        self.record_wait(now, until, reason);
+        self.phase = Phase::Ready {
+            not_before: Some(until),
+            reason,
+            budget_cleared: cleared,
+        };
+    }
+
+    fn record_wait(&mut self, now: Timestamp, until: Timestamp, reason: WaitReason) {
+        if until > now {
+            self.events.push_back(Event::Waiting {
+                reason,
+                until,
+                duration: until.saturating_duration_since(now),
+            });
+        }
+    }
+
+    fn finish_deadline(&mut self) {
+        let err = Error::DeadlineExceeded {
+            attempts: self.attempts,
+            last: self.last_error.take().map(Box::new),
+        };
+        self.finish(Err(err), StopReason::DeadlineExceeded);
+    }
+
+    fn finish(&mut self, result: Result<Reply<M::Output>, Error>, reason: StopReason) {
+        let replayed = result.as_ref().is_ok_and(|r| r.replayed);
+        self.events.push_back(Event::Finished {
+            reason,
+            attempts: self.attempts,
+            replayed,
+        });
+        self.last_error = None;
+        self.phase = Phase::Done(result);
+    }
+}
+
+impl<M: Method> fmt::Debug for Exchange<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match &self.phase {
+            Phase::Ready { .. } => "ready",
+            Phase::Slotted { .. } => "slotted",
+            Phase::AwaitingResponse => "awaiting response",
+            Phase::NeedToken(_) => "needs token",
+            Phase::AwaitingToken => "awaiting token",
+            Phase::Done(_) => "done",
+            Phase::Finished => "finished",
+        };
+        f.debug_struct("Exchange")
+            .field("method", &self.call.method_name())
+            .field("phase", &phase)
+            .field("attempts", &self.attempts)
+            .field("idempotency_key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long until `until`, from `now` (zero if it has passed). A convenience for
+/// adapters turning [`Action::Wait`] into a sleep.
+pub fn wait_duration(now: Timestamp, until: Timestamp) -> Duration {
+    until.saturating_duration_since(now)
+}

@@ -8,10 +8,10 @@
     missing_docs,
     unreachable_pub
 )]
-
 mod codec_fixtures;
 mod codec_methods;
 mod codec_portal;
 mod codec_request;
 mod codec_response;
 mod codec_support;
+mod props_codec;

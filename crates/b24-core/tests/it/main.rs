@@ -14,4 +14,6 @@ mod codec_portal;
 mod codec_request;
 mod codec_response;
 mod codec_support;
+mod engine_classify;
+mod engine_limiter;
 mod props_codec;

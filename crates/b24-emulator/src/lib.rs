@@ -1,0 +1,125 @@
+//! An offline Bitrix24 portal for tests, examples and benchmarks.
+//!
+//! It answers the REST 3.0 task-result family (`tasks.task.result.add`,
+//! `.addfromchatmessage`, `.update`, `.list`, `.delete`), `tasks.task.chat.message.send`,
+//! `tasks.task.get`, the v3 batch, and the classic `im.message.add` /
+//! `im.dialog.messages.get`, with the documented envelopes, validation errors,
+//! limits (leaky bucket, per-method operating time), `Idempotency-Key`, webhooks and
+//! OAuth with rotating refresh tokens. Faults (status/body, delay, dropped
+//! connection, truncated body, apply-then-drop) can be scripted per method.
+//!
+//! It stands on `b24-types` alone, never on the client crates, so it cannot share
+//! their bugs. `docs/emulator.md` in the repository lists every behaviour and the
+//! documentation it comes from.
+//!
+//! # Three ways to call it
+//!
+//! - In-process, no sockets: [`Emulator::handle`] takes an `http::Request<Bytes>`
+//!   and returns an `http::Response<Bytes>` ([`Emulator::exchange`] also reports
+//!   dropped and truncated connections).
+//! - Plain HTTP on a loopback port: [`Emulator::serve_http`] (portals must then be
+//!   built with `allow_plain_http`, otherwise they answer `INVALID_REQUEST`
+//!   "Https required.", as Bitrix24 does).
+//! - HTTPS with a CA generated at startup: [`Emulator::serve_https`]; trust
+//!   [`ServerHandle::ca_cert_pem`] in the client. HTTP/1.1 and HTTP/2 (ALPN).
+//!
+//! # Example
+//!
+//! ```
+//! use b24_emulator::{Emulator, ManualClock, PortalConfig};
+//! use bytes::Bytes;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let clock = ManualClock::new(1_777_529_700.0);
+//! let emu = Emulator::builder()
+//!     .portal(PortalConfig::new("p1.localhost").bucket(50, 2.0))
+//!     .clock(clock.clone())
+//!     .build();
+//! let portal = emu.default_portal();
+//! let secret = portal.webhook_secret(1).unwrap();
+//!
+//! let req = http::Request::post(format!(
+//!     "/rest/api/1/{secret}/tasks.task.result.addfromchatmessage"
+//! ))
+//! .header("host", "p1.localhost")
+//! .header("content-type", "application/json")
+//! .body(Bytes::from(r#"{"fields":{"messageId":335}}"#))
+//! .unwrap();
+//! let resp = emu.handle(req).await;
+//! assert_eq!(resp.status(), 200);
+//! let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+//! assert_eq!(body["result"]["item"]["messageId"], 335);
+//! assert_eq!(body["result"]["item"]["taskId"], 51);
+//! assert_eq!(portal.results().len(), 1);
+//! # }
+//! ```
+//!
+//! Over HTTPS (what the hyper adapter's tests and the quickstart do):
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let emu = b24_emulator::Emulator::new();
+//! let server = emu.serve_https().await?;
+//! let ca_pem = server.ca_cert_pem().unwrap_or_default();     // trust this in the client
+//! let url = server.webhook_url(&server.portal(), 1);          // https://localhost:PORT/rest/1/SECRET/
+//! # let _ = (ca_pem, url);
+//! # Ok(()) }
+//! ```
+//!
+//! # Seeded data
+//!
+//! Every portal starts with (unless `seed_defaults(false)`):
+//!
+//! | what | ids |
+//! |---|---|
+//! | users | 1 John Smith (admin), 2 Anna Lee, 3 Max Brown, 4 Olga Petrova (member of nothing) |
+//! | task 51 "Prepare the quarterly report" | creator 1, responsible 1, accomplice 2; chat 58 |
+//! | task 52 "Check the supplier contract" | creator 2, responsible 3; chat 59 (user 1 has no access) |
+//! | task 53 "Plan the release" | creator 1, responsible 2; chat 60 |
+//! | chat 61 "General" | a plain group chat (not a task chat), members 1, 2, 3 |
+//! | messages | 335 (chat 58, user 1, "Task work completed"), 336 (chat 58, user 2), 337 (chat 59), 338 (chat 61) |
+//!
+//! New ids continue from: tasks 54, chats 62, messages 34239, results 17, users 5.
+//! Every user has a webhook; read its secret with [`Portal::webhook_secret`].
+//!
+//! # For tests
+//!
+//! - Seed: [`Portal::add_user`], [`Portal::seed_task`], [`Portal::add_chat`],
+//!   [`Portal::add_message`], [`Portal::complete_task`].
+//! - Read: [`Portal::results`], [`Portal::messages`], [`Portal::calls`],
+//!   [`Portal::requests`] (secrets removed).
+//! - Credentials: [`Portal::issue_tokens`], [`Portal::expire_token`],
+//!   [`Portal::issue_auth_code`], [`Emulator::oauth_client_secret`].
+//! - Limits: [`ManualClock`] plus [`PortalConfig::bucket`],
+//!   [`PortalConfig::operating_cost`], [`PortalConfig::operating_limit`],
+//!   [`Portal::set_overloaded`].
+//! - Faults: [`Portal::inject`] with a [`Fault`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod auth;
+mod batch;
+mod clock;
+mod config;
+mod emulator;
+mod failure;
+mod faults;
+mod limits;
+mod methods;
+mod model;
+mod portal;
+mod random;
+mod record;
+mod server;
+mod tls;
+mod wire;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{EmulatorBuilder, PortalConfig, V3AuthErrorShape};
+pub use emulator::{Emulator, Exchange};
+pub use faults::{Fault, FaultAction};
+pub use portal::{Portal, SeedError, SeededTask, StoredMessage, StoredResult, TaskSeed};
+pub use record::{Api, RecordedRequest};
+pub use server::{ServeError, ServerHandle};
+pub use tls::CaCertificate;

@@ -1,0 +1,438 @@
+//! `tasks.task.result.*`: add, addfromchatmessage, update, list, delete.
+
+use b24_types::{
+    ErrorCode, FileId, MessageId, ResultId, ResultRights, ResultStatus, TaskId, TaskResult, UserId,
+};
+use serde_json::{Map, Value};
+
+use super::list_query::{self, Select};
+use super::{as_int, internal, object_param, user_json, Ctx};
+use crate::failure::{msg, Failure};
+use crate::model::ResultRec;
+
+/// The fields of `ResultDto`, in wire order.
+pub(crate) const RESULT_DTO_FIELDS: &[&str] = &[
+    "id",
+    "taskId",
+    "text",
+    "authorId",
+    "author",
+    "createdAt",
+    "updatedAt",
+    "status",
+    "fileIds",
+    "rights",
+    "messageId",
+];
+
+/// A result as `TaskResult` (the shared wire type).
+fn typed(ctx: &Ctx<'_>, r: &ResultRec) -> Result<TaskResult, Failure> {
+    let mut t = TaskResult::new(ResultId::new(r.id).map_err(|_| internal())?);
+    t.task_id = TaskId::new(r.task_id).ok();
+    t.text = Some(r.text.clone());
+    t.author_id = UserId::new(r.author_id).ok();
+    t.created_at = Some(ctx.date(r.created_at));
+    t.updated_at = r.updated_at.map(|u| ctx.date(u));
+    t.status = Some(if r.closed {
+        ResultStatus::Closed
+    } else {
+        ResultStatus::Open
+    });
+    t.file_ids = Some(
+        r.file_ids
+            .iter()
+            .filter_map(|f| FileId::new(*f).ok())
+            .collect(),
+    );
+    let own = r.author_id == ctx.user;
+    t.rights = Some(ResultRights::new(own, own));
+    t.message_id = r.message_id.and_then(|m| MessageId::new(m).ok());
+    Ok(t)
+}
+
+/// The wire object of a result, every field present (`null` where empty), in
+/// documentation order; `select` limits the fields (list only).
+fn item(ctx: &Ctx<'_>, r: &ResultRec, select: Option<&Select>) -> Result<Value, Failure> {
+    let typed = serde_json::to_value(typed(ctx, r)?).map_err(|_| internal())?;
+    let Value::Object(mut wire) = typed else {
+        return Err(internal());
+    };
+    let mut out = Map::new();
+    for key in RESULT_DTO_FIELDS {
+        let value = match *key {
+            "author" => {
+                let Some(sel) = select else { continue };
+                match &sel.author {
+                    None => continue,
+                    Some(fields) => user_json(
+                        ctx.data.users.get(&r.author_id),
+                        r.author_id,
+                        fields.as_deref(),
+                    ),
+                }
+            }
+            "rights" => match select {
+                Some(sel) if sel.default_fields => Value::Array(Vec::new()),
+                _ => wire.remove(*key).unwrap_or(Value::Null),
+            },
+            _ => wire.remove(*key).unwrap_or(Value::Null),
+        };
+        if let Some(sel) = select {
+            if *key != "id" && *key != "author" && !sel.wants(key) {
+                continue;
+            }
+        }
+        out.insert((*key).to_owned(), value);
+    }
+    Ok(Value::Object(out))
+}
+
+fn item_result(ctx: &Ctx<'_>, r: &ResultRec) -> Result<Value, Failure> {
+    let mut m = Map::new();
+    m.insert("item".into(), item(ctx, r, None)?);
+    Ok(Value::Object(m))
+}
+
+/// Checks `fields` for keys `ResultDto` does not have.
+fn reject_unknown(fields: &Map<String, Value>) -> Result<(), Failure> {
+    if fields
+        .keys()
+        .any(|k| !RESULT_DTO_FIELDS.contains(&k.as_str()))
+    {
+        return Err(unknown_field_in_fields());
+    }
+    Ok(())
+}
+
+fn unknown_field_in_fields() -> Failure {
+    let text = "Unknown field for entity `ResultDto`";
+    Failure::v3(400, ErrorCode::V3UnknownDtoProperty, text).with_field("fields", text)
+}
+
+fn text_is_blank(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| s.trim().is_empty())
+}
+
+const NOT_FILLABLE_FILE_IDS: &str = "Field `fileIds` is not available for filling";
+
+/// `tasks.task.result.add`.
+pub(crate) fn add(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
+    let top = msg::REQUEST_VALIDATION;
+    let fields = match object_param(params, "fields") {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return Err(Failure::request(
+                top,
+                "fields",
+                "Required field `fields` is not specified",
+            ))
+        }
+        Err(()) => {
+            return Err(Failure::request(
+                top,
+                "fields",
+                "Field `fields` requires `array` data type for this request",
+            ))
+        }
+    };
+    reject_unknown(fields)?;
+
+    let mut types = Failure::v3(400, ErrorCode::V3RequestValidation, top);
+    if let Some(v) = fields.get("taskId") {
+        if !v.is_null() && as_int(v).is_none() {
+            types = types.with_field(
+                "taskId",
+                "Field `taskId` requires `int` data type for this request",
+            );
+        }
+    }
+    if let Some(v) = fields.get("text") {
+        if !v.is_null() && !v.is_string() {
+            types = types.with_field(
+                "text",
+                "Field `text` requires `string` data type for this request",
+            );
+        }
+    }
+    if types.has_items() {
+        return Err(types);
+    }
+
+    let mut dto = Failure::dto(msg::DTO_VALIDATION);
+    if !fields.contains_key("taskId") {
+        dto = dto.with_field("taskId", "Required field `taskId` is not specified");
+    }
+    match fields.get("text") {
+        None | Some(Value::Null) => {
+            dto = dto.with_field("text", "Required field `text` is not specified");
+        }
+        Some(v) if text_is_blank(v) => {
+            dto = dto.with_field("text", "The required field \"text\" is not filled");
+        }
+        Some(_) => {}
+    }
+    if fields.contains_key("fileIds") {
+        dto = dto.with_field("fileIds", NOT_FILLABLE_FILE_IDS);
+    }
+    if dto.has_items() {
+        return Err(dto);
+    }
+
+    let task_id = match fields.get("taskId").and_then(as_int) {
+        None => return Err(Failure::request(top, "taskId", "Task id must be set")),
+        Some(id) if id <= 0 => {
+            return Err(Failure::request(top, "taskId", "Task id must be positive"))
+        }
+        Some(id) => id.unsigned_abs(),
+    };
+    let text = fields
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let Some(task) = ctx.data.tasks.get(&task_id) else {
+        return Err(Failure::request(top, "taskId", "Task not found"));
+    };
+    if !task.is_member(ctx.user) {
+        return Err(Failure::access_denied("taskId"));
+    }
+    let closed = task.completed;
+    let rec = new_result(ctx, task_id, text, None, closed);
+    item_result(ctx, &rec)
+}
+
+fn new_result(
+    ctx: &mut Ctx<'_>,
+    task_id: u64,
+    text: String,
+    message_id: Option<u64>,
+    closed: bool,
+) -> ResultRec {
+    let id = ctx.data.next_result;
+    ctx.data.next_result += 1;
+    let rec = ResultRec {
+        id,
+        task_id,
+        text,
+        author_id: ctx.user,
+        created_at: ctx.now_secs(),
+        updated_at: None,
+        message_id,
+        closed,
+        file_ids: Vec::new(),
+    };
+    ctx.data.results.insert(id, rec.clone());
+    rec
+}
+
+/// `tasks.task.result.addfromchatmessage`.
+pub(crate) fn add_from_chat_message(
+    ctx: &mut Ctx<'_>,
+    params: &Map<String, Value>,
+) -> Result<Value, Failure> {
+    let top = msg::REQUEST_VALIDATION_DURING;
+    let fields = match object_param(params, "fields") {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return Err(Failure::request(
+                top,
+                "fields",
+                "Required field `fields` is missing",
+            ))
+        }
+        Err(()) => {
+            return Err(Failure::request(
+                top,
+                "fields",
+                "Field `fields` requires data type `array` for this request",
+            ))
+        }
+    };
+    // Only `messageId` may be sent; `fileIds` is a known, read-only field.
+    if fields
+        .keys()
+        .any(|k| k != "messageId" && k != "fileIds")
+    {
+        return Err(unknown_field_in_fields());
+    }
+    if let Some(v) = fields.get("messageId") {
+        if !v.is_null() && as_int(v).is_none() {
+            return Err(Failure::request(
+                top,
+                "messageId",
+                "Field `messageId` requires data type `int` for this request",
+            ));
+        }
+    }
+    let mut dto = Failure::dto(msg::DTO_VALIDATION);
+    let message_id = fields.get("messageId").and_then(as_int);
+    if message_id.is_none() {
+        dto = dto.with_field("messageId", "Required field `messageId` is missing");
+    }
+    if fields.contains_key("fileIds") {
+        dto = dto.with_field("fileIds", NOT_FILLABLE_FILE_IDS);
+    }
+    if dto.has_items() {
+        return Err(dto);
+    }
+    let message_id = message_id.unwrap_or_default();
+    let Some(message) = u64::try_from(message_id)
+        .ok()
+        .and_then(|id| ctx.data.messages.get(&id))
+        .cloned()
+    else {
+        return Err(Failure::access_denied("messageId"));
+    };
+    let Some(chat) = ctx.data.chats.get(&message.chat_id).cloned() else {
+        return Err(Failure::access_denied("messageId"));
+    };
+    if !ctx.data.chat_member(&chat, ctx.user) {
+        return Err(Failure::access_denied("messageId"));
+    }
+    let Some(task_id) = chat.task_id else {
+        return Err(Failure::request(
+            top,
+            "messageId",
+            "Message is not from task chat",
+        ));
+    };
+    let Some(task) = ctx.data.tasks.get(&task_id) else {
+        return Err(Failure::request(top, "taskId", "Task not found"));
+    };
+    let closed = task.completed;
+    let rec = new_result(ctx, task_id, message.text, Some(message.id), closed);
+    item_result(ctx, &rec)
+}
+
+/// Checks `id` / `filter` as the generic update and delete requests do; returns the id.
+fn require_id(params: &Map<String, Value>, delete: bool) -> Result<u64, Failure> {
+    let top = msg::REQUEST_VALIDATION;
+    let has_id = params.get("id").is_some_and(|v| !v.is_null());
+    let has_filter = params.get("filter").is_some_and(|v| !v.is_null());
+    let base = Failure::v3(400, ErrorCode::V3RequestValidation, top);
+    match (has_id, has_filter) {
+        (false, false) if delete => {
+            return Err(base
+                .with_general("At least one required field must be filled: `id`, `filter`")
+                .with_general("Only one of the values must be provided: `id`, `filter`"))
+        }
+        (false, false) => {
+            return Err(
+                base.with_general("At least one required field is not filled: `id`, `filter`")
+            )
+        }
+        (true, true) => {
+            return Err(base.with_general("Only one of the values must be provided: `id`, `filter`"))
+        }
+        // The task-result controller takes `id` only.
+        (false, true) => return Err(base.with_field("id", "Required field `id` is missing")),
+        (true, false) => {}
+    }
+    match params.get("id").and_then(as_int) {
+        Some(id) => Ok(u64::try_from(id).unwrap_or(0)),
+        None => Err(base.with_field("id", "Field `id` requires `int` data type for this request")),
+    }
+}
+
+/// `tasks.task.result.update`.
+pub(crate) fn update(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
+    let top = msg::REQUEST_VALIDATION;
+    let id = require_id(params, false)?;
+    let fields = match object_param(params, "fields") {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return Err(Failure::request(
+                top,
+                "fields",
+                "Required field `fields` is missing",
+            ))
+        }
+        Err(()) => {
+            return Err(Failure::request(
+                top,
+                "fields",
+                "Field `fields` requires `array` data type for this request",
+            ))
+        }
+    };
+    reject_unknown(fields)?;
+    if let Some(v) = fields.get("text") {
+        if !v.is_null() && !v.is_string() {
+            return Err(Failure::request(
+                top,
+                "text",
+                "Field `text` requires `string` data type for this request",
+            ));
+        }
+    }
+    let mut dto = Failure::dto(msg::DTO_VALIDATION);
+    match fields.get("text") {
+        None | Some(Value::Null) => {
+            dto = dto.with_field("text", "Required field `text` is missing");
+        }
+        Some(v) if text_is_blank(v) => {
+            dto = dto.with_field("text", "The required field \"text\" is not filled");
+        }
+        Some(_) => {}
+    }
+    for key in fields.keys() {
+        if key != "text" {
+            dto = dto.with_field(key, format!("Field `{key}` is not available for filling"));
+        }
+    }
+    if dto.has_items() {
+        return Err(dto);
+    }
+    let text = fields
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let now = ctx.now_secs();
+    let user = ctx.user;
+    let rec = match ctx.data.results.get_mut(&id) {
+        Some(r) if r.author_id == user => {
+            r.text = text;
+            r.updated_at = Some(now);
+            r.clone()
+        }
+        _ => return Err(Failure::access_denied("id")),
+    };
+    item_result(ctx, &rec)
+}
+
+/// `tasks.task.result.delete`.
+pub(crate) fn delete(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
+    let id = require_id(params, true)?;
+    match ctx.data.results.get(&id) {
+        Some(r) if r.author_id == ctx.user => {
+            ctx.data.results.remove(&id);
+        }
+        _ => return Err(Failure::access_denied("id")),
+    }
+    Ok(serde_json::json!({ "result": true }))
+}
+
+/// `tasks.task.result.list` (REST 3.0).
+pub(crate) fn list(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
+    let query = list_query::parse(params)?;
+    let task_id = query.task_id;
+    match ctx.data.tasks.get(&task_id) {
+        Some(task) if task.is_member(ctx.user) => {}
+        _ => return Err(Failure::access_denied("taskId")),
+    }
+    let mut rows: Vec<&ResultRec> = ctx
+        .data
+        .results
+        .values()
+        .filter(|r| query.filter.iter().all(|c| c.matches(r)))
+        .collect();
+    rows.sort_by(|a, b| query.compare(a, b));
+    let items = rows
+        .into_iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .map(|r| item(ctx, r, Some(&query.select)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(serde_json::json!({ "items": items }))
+}

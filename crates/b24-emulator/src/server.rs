@@ -1,0 +1,386 @@
+//! Serving the emulator on a loopback port, over plain HTTP or HTTPS (HTTP/1.1 and
+//! HTTP/2), and the handle that stops it on drop.
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::emulator::{json_response, Emulator, Exchange, PublicBase, Secure};
+use crate::portal::Portal;
+use crate::tls::CaCertificate;
+use crate::wire::percent_encode;
+
+/// Why the emulator could not be served.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// Binding the port failed.
+    Bind(io::Error),
+    /// Making the certificates or the TLS config failed.
+    Tls(String),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Bind(e) => write!(f, "cannot bind the emulator's port: {e}"),
+            ServeError::Tls(e) => write!(f, "cannot set up TLS: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Bind(e) => Some(e),
+            ServeError::Tls(_) => None,
+        }
+    }
+}
+
+/// A running emulator server. Dropping it stops the server and its connections.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    scheme: &'static str,
+    emulator: Emulator,
+    ca: Option<CaCertificate>,
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("addr", &self.addr)
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// The bound address (always loopback unless another address was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://localhost:PORT` (or `http://...`), the default portal's base URL.
+    pub fn base_url(&self) -> String {
+        format!("{}://localhost:{}", self.scheme, self.addr.port())
+    }
+
+    /// The base URL of a portal: the default portal as `localhost`, others by their
+    /// host name (which may need resolving to 127.0.0.1 by the client).
+    pub fn portal_base_url(&self, portal: &Portal) -> String {
+        self.emulator.portal_base_url(portal)
+    }
+
+    /// A user's webhook URL, the way Bitrix24 shows it:
+    /// `https://localhost:PORT/rest/{user}/{secret}/` (the REST 3.0 form puts `api/`
+    /// after `rest/`; see [`ServerHandle::v3_webhook_url`]). Contains the secret.
+    pub fn webhook_url(&self, portal: &Portal, user: u64) -> Option<String> {
+        let secret = portal.webhook_secret(user)?;
+        Some(format!(
+            "{}/rest/{user}/{}/",
+            self.portal_base_url(portal),
+            percent_encode(&secret)
+        ))
+    }
+
+    /// A user's REST 3.0 webhook base: `https://localhost:PORT/rest/api/{user}/{secret}/`.
+    pub fn v3_webhook_url(&self, portal: &Portal, user: u64) -> Option<String> {
+        let secret = portal.webhook_secret(user)?;
+        Some(format!(
+            "{}/rest/api/{user}/{}/",
+            self.portal_base_url(portal),
+            percent_encode(&secret)
+        ))
+    }
+
+    /// The OAuth token endpoint: `https://localhost:PORT/oauth/token/`.
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth/token/", self.base_url())
+    }
+
+    /// The CA certificate in PEM (HTTPS only).
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca.as_ref().map(CaCertificate::pem)
+    }
+
+    /// The CA certificate in DER (HTTPS only).
+    pub fn ca_cert_der(&self) -> Option<&[u8]> {
+        self.ca.as_ref().map(CaCertificate::der)
+    }
+
+    /// The emulator being served.
+    pub fn emulator(&self) -> &Emulator {
+        &self.emulator
+    }
+
+    /// The default portal.
+    pub fn portal(&self) -> Portal {
+        self.emulator.default_portal()
+    }
+
+    /// Stops the server and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Emulator {
+    /// Serves plain HTTP on `127.0.0.1` at a free port. Portals that require HTTPS
+    /// (the default) answer `INVALID_REQUEST` "Https required." unless built with
+    /// `allow_plain_http`.
+    pub async fn serve_http(&self) -> Result<ServerHandle, ServeError> {
+        self.serve_http_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+    }
+
+    /// Serves plain HTTP on `addr`.
+    pub async fn serve_http_on(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
+        self.serve(addr, None).await
+    }
+
+    /// Serves HTTPS on `127.0.0.1` at a free port, with a CA generated now.
+    pub async fn serve_https(&self) -> Result<ServerHandle, ServeError> {
+        self.serve_https_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+    }
+
+    /// Serves HTTPS on `addr`.
+    pub async fn serve_https_on(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
+        let hosts: Vec<String> = self.portals().iter().map(|p| p.host().to_owned()).collect();
+        let (ca, config) = crate::tls::generate(&hosts)?;
+        self.serve(addr, Some((ca, TlsAcceptor::from(config)))).await
+    }
+
+    async fn serve(
+        &self,
+        addr: SocketAddr,
+        tls: Option<(CaCertificate, TlsAcceptor)>,
+    ) -> Result<ServerHandle, ServeError> {
+        let listener = TcpListener::bind(addr).await.map_err(ServeError::Bind)?;
+        let addr = listener.local_addr().map_err(ServeError::Bind)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        self.set_public(PublicBase {
+            scheme,
+            port: addr.port(),
+        });
+        let (ca, acceptor) = match tls {
+            Some((ca, acc)) => (Some(ca), Some(acc)),
+            None => (None, None),
+        };
+        let (tx, rx) = watch::channel(false);
+        let emulator = self.clone();
+        let task = tokio::spawn(accept_loop(listener, emulator, acceptor, rx));
+        Ok(ServerHandle {
+            addr,
+            scheme,
+            emulator: self.clone(),
+            ca,
+            shutdown: tx,
+            task: Some(task),
+        })
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    emulator: Emulator,
+    acceptor: Option<TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => return,
+            a = listener.accept() => a,
+        };
+        let Ok((stream, _peer)) = accepted else {
+            // Out of file descriptors or similar: back off briefly.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let emulator = emulator.clone();
+        let acceptor = acceptor.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let work = async {
+                match acceptor {
+                    Some(acc) => {
+                        let handshake = tokio::time::timeout(
+                            emulator.inner.header_read_timeout,
+                            acc.accept(stream),
+                        )
+                        .await;
+                        if let Ok(Ok(tls)) = handshake {
+                            serve_connection(tls, emulator, true).await;
+                        }
+                    }
+                    None => serve_connection(stream, emulator, false).await,
+                }
+            };
+            tokio::select! {
+                _ = work => {}
+                _ = stop.changed() => {}
+            }
+        });
+    }
+}
+
+async fn serve_connection<S>(stream: S, emulator: Emulator, secure: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let timeout = emulator.inner.header_read_timeout;
+    let svc = service_fn(move |req: Request<Incoming>| {
+        let emulator = emulator.clone();
+        async move { answer(emulator, req, secure).await }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout);
+    builder.http2().timer(TokioTimer::new());
+    let _ = builder
+        .serve_connection(TokioIo::new(stream), svc)
+        .await;
+}
+
+/// Dropped-connection signal for hyper: an error from the service closes the
+/// connection without an answer.
+#[derive(Debug)]
+struct Dropped;
+
+impl fmt::Display for Dropped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped by a scripted fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+async fn answer(
+    emulator: Emulator,
+    req: Request<Incoming>,
+    secure: bool,
+) -> Result<Response<ServeBody>, Dropped> {
+    let (mut parts, body) = req.into_parts();
+    let limit = emulator.inner.body_limit;
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            let f = crate::failure::system::too_large();
+            let mut resp = json_response(f.status(), &f.body()).map(ServeBody::full);
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return Ok(resp);
+        }
+        Err(_) => return Err(Dropped),
+    };
+    parts.extensions.insert(Secure(secure));
+    let req = Request::from_parts(parts, bytes);
+    match emulator.exchange(req).await {
+        Exchange::Response(r) => Ok(r.map(ServeBody::full)),
+        Exchange::Closed => Err(Dropped),
+        Exchange::Truncated(r) => {
+            let (mut parts, body) = r.into_parts();
+            if let Ok(v) = HeaderValue::from_str(&body.len().to_string()) {
+                parts.headers.insert(header::CONTENT_LENGTH, v);
+            }
+            let half = body.slice(..body.len() / 2);
+            Ok(Response::from_parts(parts, ServeBody::truncated(half)))
+        }
+    }
+}
+
+/// A response body: whole, or cut short with an error (which makes hyper drop the
+/// connection mid-body).
+#[derive(Debug)]
+struct ServeBody {
+    data: Option<Bytes>,
+    fail: bool,
+    exact: Option<u64>,
+}
+
+impl ServeBody {
+    fn full(b: Bytes) -> Self {
+        let len = b.len() as u64;
+        Self {
+            data: if b.is_empty() { None } else { Some(b) },
+            fail: false,
+            exact: Some(len),
+        }
+    }
+
+    fn truncated(part: Bytes) -> Self {
+        Self {
+            data: if part.is_empty() { None } else { Some(part) },
+            fail: true,
+            exact: None,
+        }
+    }
+}
+
+impl Body for ServeBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        if let Some(d) = this.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        if this.fail {
+            this.fail = false;
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "truncated by a scripted fault",
+            ))));
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none() && !self.fail
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.exact {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}

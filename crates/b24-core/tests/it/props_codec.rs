@@ -471,3 +471,56 @@ fn list_spec() -> impl Strategy<Value = ListSpec> {
             },
         )
 }
+
+proptest! {
+    #[test]
+    fn portal_parsing_never_panics(url in "\\PC{0,80}") {
+        let _ = b24_core::Portal::webhook(&url);
+        let _ = b24_core::Portal::oauth(&url);
+        let _ = b24_core::Portal::builder().allow_insecure_loopback().webhook(&url);
+    }
+
+    #[test]
+    fn webhook_urls_round_trip(
+        host in "[a-z][a-z0-9-]{0,10}[a-z0-9](\\.[a-z][a-z0-9]{0,8}){1,3}",
+        port in proptest::option::of(1u16..=65535),
+        user in positive(),
+        secret in "[A-Za-z0-9_-]{1,40}",
+        api in any::<bool>(),
+        slash in any::<bool>(),
+        method in proptest::option::of("[a-z]{1,8}(\\.[a-z]{1,8}){0,3}(\\.json)?"),
+    ) {
+        let authority = match port {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        let mut url = format!("https://{authority}/rest/{}{user}/{secret}", if api { "api/" } else { "" });
+        if slash || method.is_some() {
+            url.push('/');
+        }
+        if let Some(m) = &method {
+            url.push_str(m);
+        }
+        let portal = b24_core::Portal::webhook(&url).unwrap();
+        prop_assert_eq!(portal.host(), authority.as_str());
+        prop_assert_eq!(portal.user_id(), Some(UserId::new(user).unwrap()));
+        let shown = format!("{portal} {portal:?}");
+        if secret.len() >= 6 && !authority.contains(&secret) && !"webhook user Portal scheme https auth host".contains(&secret) {
+            prop_assert!(!shown.contains(&secret), "{}", shown);
+        }
+        // The request path carries exactly the parsed user and secret.
+        let req = build_request(&portal, &TaskResultDelete::new(ResultId::new(1).unwrap()), &RequestOptions::new()).unwrap();
+        let expected = format!("/rest/api/{user}/{secret}/tasks.task.result.delete");
+        prop_assert_eq!(req.uri().path(), expected.as_str());
+        prop_assert_eq!(req.uri().authority().unwrap().as_str(), authority.as_str());
+    }
+
+    #[test]
+    fn portal_errors_never_echo_the_input(secret in "[A-Za-z0-9]{12,30}", junk in "[ /?#@%!]{1,3}") {
+        let url = format!("https://example.com/rest/1/{secret}{junk}x/y/z");
+        if let Err(e) = b24_core::Portal::webhook(&url) {
+            let shown = format!("{e} {e:?}");
+            prop_assert!(!shown.contains(&secret));
+        }
+    }
+}

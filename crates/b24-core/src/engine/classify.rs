@@ -155,7 +155,13 @@ mod tests {
     fn overload_is_not_rate_limit_even_on_503() {
         let c = ErrorCode::OverloadLimit;
         assert_eq!(
-            classify(Api::V3, Observation::Error { status: 503, code: &c }),
+            classify(
+                Api::V3,
+                Observation::Error {
+                    status: 503,
+                    code: &c
+                }
+            ),
             OutcomeClass::Overloaded
         );
         assert_eq!(
@@ -168,11 +174,23 @@ mod tests {
     fn any_401_on_v3_is_token_expired_but_not_on_classic() {
         let c = ErrorCode::NoAuthFound;
         assert_eq!(
-            classify(Api::V3, Observation::Error { status: 401, code: &c }),
+            classify(
+                Api::V3,
+                Observation::Error {
+                    status: 401,
+                    code: &c
+                }
+            ),
             OutcomeClass::TokenExpired
         );
         assert_eq!(
-            classify(Api::Classic, Observation::Error { status: 401, code: &c }),
+            classify(
+                Api::Classic,
+                Observation::Error {
+                    status: 401,
+                    code: &c
+                }
+            ),
             OutcomeClass::Rejected(ErrorClass::Auth)
         );
     }

@@ -151,7 +151,9 @@ enum Phase<T> {
         budget_cleared: bool,
     },
     /// A rate-limiter slot is reserved at `at`.
-    Slotted { at: Timestamp },
+    Slotted {
+        at: Timestamp,
+    },
     AwaitingResponse,
     /// A fresh token must be asked for.
     NeedToken(TokenGeneration),

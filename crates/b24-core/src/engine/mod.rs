@@ -25,17 +25,14 @@ pub use exchange::{wait_duration, Action, Exchange, ExchangeOptions, KeyMode};
 pub use idempotency::KeyGenerator;
 pub use limiter::{BucketConfig, LeakyBucket, DEFAULT_SAFETY_MARGIN};
 pub use oauth::{
-    form_urlencode, parse_token_answer, token_url_from_server_endpoint, OAuthApp,
-    PendingRefresh, RefreshError, RefreshFailure, RefreshNeeded, RefreshPlan, DEFAULT_TOKEN_URL,
+    form_urlencode, parse_token_answer, token_url_from_server_endpoint, OAuthApp, PendingRefresh,
+    RefreshError, RefreshFailure, RefreshNeeded, RefreshPlan, DEFAULT_TOKEN_URL,
 };
 pub use policy::{
     CallFacts, Decision, RetryPolicy, RetryReason, StopReason, DEFAULT_BASE_BACKOFF,
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_OPERATING_WAIT,
-    OPERATING_FALLBACK_WAIT,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_OPERATING_WAIT, OPERATING_FALLBACK_WAIT,
 };
-pub use state::{
-    BudgetStore, MemoryBudgetStore, MemoryRateLimiter, PortalState, RateLimiter,
-};
+pub use state::{BudgetStore, MemoryBudgetStore, MemoryRateLimiter, PortalState, RateLimiter};
 pub use timestamp::Timestamp;
 pub use token::{MemoryTokenStore, StaleGeneration, TokenGeneration, TokenSet, TokenStore};
 pub use transport::{SentState, TransportErrorKind, TransportFailure};

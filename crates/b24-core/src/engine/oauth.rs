@@ -267,12 +267,11 @@ impl fmt::Display for RefreshError {
 /// malformed success, could hold tokens).
 pub fn parse_token_answer(response: &http::Response<Bytes>) -> Result<TokenResponse, Error> {
     let status = response.status().as_u16();
-    let unexpected = || Error::TokenRefresh(RefreshError::new(RefreshFailure::UnexpectedAnswer, status));
+    let unexpected =
+        || Error::TokenRefresh(RefreshError::new(RefreshFailure::UnexpectedAnswer, status));
     let value: serde_json::Value =
         serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
-    let is_error = value
-        .as_object()
-        .is_some_and(|o| o.contains_key("error"));
+    let is_error = value.as_object().is_some_and(|o| o.contains_key("error"));
     if is_error {
         let body: OAuthErrorBody = serde_json::from_value(value).map_err(|_| unexpected())?;
         let failure = match body.error.as_str() {
@@ -329,7 +328,8 @@ impl RefreshNeeded {
         if current.generation() != self.stale {
             return Ok(RefreshPlan::AlreadyRefreshed(current.generation()));
         }
-        let request = app.refresh_request(current.refresh_token(), current.get_server_endpoint())?;
+        let request =
+            app.refresh_request(current.refresh_token(), current.get_server_endpoint())?;
         Ok(RefreshPlan::Send {
             request,
             pending: PendingRefresh {
@@ -433,8 +433,14 @@ mod tests {
             token_url_from_server_endpoint("http://127.0.0.1:8080/rest/").as_deref(),
             Some("http://127.0.0.1:8080/oauth/token/")
         );
-        assert_eq!(token_url_from_server_endpoint("http://example.com/rest/"), None);
-        assert_eq!(token_url_from_server_endpoint("https://example.com/api/"), None);
+        assert_eq!(
+            token_url_from_server_endpoint("http://example.com/rest/"),
+            None
+        );
+        assert_eq!(
+            token_url_from_server_endpoint("https://example.com/api/"),
+            None
+        );
         assert_eq!(token_url_from_server_endpoint("not a url"), None);
     }
 

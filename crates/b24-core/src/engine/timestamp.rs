@@ -143,7 +143,8 @@ mod tests {
         );
         assert_eq!(t.saturating_sub(Duration::from_secs(5)), Timestamp::EPOCH);
         assert_eq!(
-            t.saturating_add(Duration::from_millis(500)).as_unix_millis(),
+            t.saturating_add(Duration::from_millis(500))
+                .as_unix_millis(),
             1_500
         );
         assert_eq!(

@@ -212,12 +212,11 @@ mod tests {
         assert_eq!(g1, Some(TokenGeneration::new(1)));
         let fresh = TokenSet::new(AccessToken::new("a2"), RefreshToken::new("r2"));
         let stored = store.replace(TokenGeneration::new(1), fresh.clone());
+        assert_eq!(stored.map(|t| t.generation()), Ok(TokenGeneration::new(2)));
         assert_eq!(
-            stored.map(|t| t.generation()),
-            Ok(TokenGeneration::new(2))
-        );
-        assert_eq!(
-            store.replace(TokenGeneration::new(1), fresh).map(|t| t.generation()),
+            store
+                .replace(TokenGeneration::new(1), fresh)
+                .map(|t| t.generation()),
             Err(StaleGeneration {
                 current: TokenGeneration::new(2)
             })

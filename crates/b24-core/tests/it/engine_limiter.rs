@@ -173,7 +173,9 @@ fn throughput_figures_for_the_presets() {
         let mut now = T0_MS;
         let mut sent = 0u64;
         loop {
-            let slot = bucket.reserve(Timestamp::from_unix_millis(now)).as_unix_millis();
+            let slot = bucket
+                .reserve(Timestamp::from_unix_millis(now))
+                .as_unix_millis();
             if slot >= T0_MS + 600_000 {
                 break;
             }
@@ -205,7 +207,10 @@ fn the_server_model_refuses_an_overflow() {
         assert!(server.arrive(0));
     }
     assert!(!server.arrive(0), "the 51st request at once is refused");
-    assert!(!server.arrive(499_999), "one drain interval has not passed yet");
+    assert!(
+        !server.arrive(499_999),
+        "one drain interval has not passed yet"
+    );
     assert!(server.arrive(500_000));
     assert_eq!((server.accepted, server.refused), (51, 2));
 }

@@ -15,5 +15,7 @@ mod codec_request;
 mod codec_response;
 mod codec_support;
 mod engine_classify;
+mod engine_exchange;
 mod engine_limiter;
+mod engine_oauth;
 mod props_codec;

@@ -1,0 +1,817 @@
+//! Scripted-transport tests: an `Exchange` driven on a fake clock with canned answers.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use b24_core::bytes::Bytes;
+use b24_core::engine::{
+    Action, BudgetConfig, Event, Exchange, ExchangeOptions, MemoryTokenStore, OAuthApp,
+    PortalState, RefreshPlan, RetryPolicy, RetryReason, SentState, StopReason, Timestamp, TokenSet,
+    TokenStore, TransportErrorKind, TransportFailure, WaitReason,
+};
+use b24_core::http;
+use b24_core::methods::{DialogId, ImMessageAdd, TaskResultAdd, TaskResultAddFromChatMessage};
+use b24_core::types::{
+    AccessToken, ChatId, ClientSecret, ErrorCode, MessageId, RefreshToken, TaskId,
+};
+use b24_core::{Error, Method, Portal, Reply};
+
+const T0: u64 = 1_777_530_000_000;
+
+fn t0() -> Timestamp {
+    Timestamp::from_unix_millis(T0)
+}
+
+fn webhook() -> Portal {
+    Portal::webhook("https://example.bitrix24.com/rest/1/hookSecretCanary/").unwrap()
+}
+
+fn oauth() -> Portal {
+    Portal::oauth("https://example.bitrix24.com").unwrap()
+}
+
+fn respond(status: u16, body: &str) -> http::Response<Bytes> {
+    http::Response::builder()
+        .status(status)
+        .body(Bytes::copy_from_slice(body.as_bytes()))
+        .unwrap()
+}
+
+fn item_ok(reset_at: u64) -> String {
+    format!(
+        r#"{{"result":{{"item":{{"id":18,"taskId":51,"text":"Task work completed","authorId":1,"createdAt":"2026-04-30T10:25:00+02:00","updatedAt":null,"status":"open","fileIds":[],"rights":{{"edit":true,"remove":true}},"messageId":335}}}},"time":{{"start":1777529700,"finish":1777529700.1,"duration":0.1,"processing":0.1,"operating_reset_at":{reset_at},"operating":0.5}}}}"#
+    )
+}
+
+fn v3_error(code: &str) -> String {
+    format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#)
+}
+
+fn classic_error(code: &str) -> String {
+    format!(r#"{{"error":"{code}","error_description":"d"}}"#)
+}
+
+/// One scripted answer to a `Send`.
+enum Step {
+    Answer(http::Response<Bytes>),
+    Fail(TransportFailure),
+}
+
+fn answer(status: u16, body: &str) -> Step {
+    Step::Answer(respond(status, body))
+}
+
+/// What a scripted run saw.
+struct Run<T> {
+    result: Result<Reply<T>, Error>,
+    sent: Vec<http::Request<Bytes>>,
+    waits: Vec<(Timestamp, WaitReason)>,
+    events: Vec<Event>,
+    now: Timestamp,
+}
+
+/// Drives an exchange: `Send` takes the next scripted step (at the current fake time),
+/// `Wait` moves the clock to its end, `RefreshToken` is refused (no OAuth here).
+fn drive<M: Method>(mut ex: Exchange<M>, script: Vec<Step>, start: Timestamp) -> Run<M::Output> {
+    drive_with(&mut ex, script, start, |_, _| panic!("no refresh expected"))
+}
+
+fn drive_with<M: Method>(
+    ex: &mut Exchange<M>,
+    script: Vec<Step>,
+    start: Timestamp,
+    mut refresh: impl FnMut(
+        b24_core::engine::RefreshNeeded,
+        Timestamp,
+    ) -> Result<b24_core::engine::TokenGeneration, Error>,
+) -> Run<M::Output> {
+    let mut script: VecDeque<Step> = script.into();
+    let mut now = start;
+    let mut sent = Vec::new();
+    let mut waits = Vec::new();
+    let mut events = Vec::new();
+    let result = loop {
+        let action = ex.poll(now);
+        while let Some(e) = ex.poll_event() {
+            events.push(e);
+        }
+        match action {
+            Action::Send(req) => {
+                sent.push(req);
+                // Each attempt takes 100 ms on the wire.
+                now = now.saturating_add(Duration::from_millis(100));
+                match script.pop_front().expect("the script ran out") {
+                    Step::Answer(resp) => ex.handle_response(resp, now),
+                    Step::Fail(f) => ex.handle_transport_error(f, now),
+                }
+            }
+            Action::Wait { until, reason } => {
+                assert!(until > now, "a wait must lie in the future");
+                waits.push((until, reason));
+                now = until;
+            }
+            Action::RefreshToken(need) => {
+                let outcome = refresh(need, now);
+                ex.handle_token(outcome, now);
+            }
+            Action::Done(result) => break result,
+            _ => panic!("unknown action"),
+        }
+    };
+    while let Some(e) = ex.poll_event() {
+        events.push(e);
+    }
+    assert!(
+        script.is_empty(),
+        "{} scripted answers were not used",
+        script.len()
+    );
+    assert!(ex.is_finished());
+    Run {
+        result,
+        sent,
+        waits,
+        events,
+        now,
+    }
+}
+
+fn add_from_chat() -> TaskResultAddFromChatMessage {
+    TaskResultAddFromChatMessage::new(MessageId::new(335).unwrap())
+}
+
+fn im_add() -> ImMessageAdd {
+    ImMessageAdd::new(DialogId::chat(ChatId::new(58).unwrap()), "done").unwrap()
+}
+
+fn key_of(req: &http::Request<Bytes>) -> Option<String> {
+    req.headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn a_503_storm_then_success() {
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let reset = T0 / 1000 + 300;
+    let run = drive(
+        ex,
+        vec![
+            answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
+            answer(
+                503,
+                "<html><body>503 Service Temporarily Unavailable</body></html>",
+            ),
+            answer(503, ""),
+            answer(200, &item_ok(reset)),
+        ],
+        t0(),
+    );
+    let reply = run.result.unwrap();
+    assert_eq!(reply.result.id.get(), 18);
+    assert!(!reply.replayed);
+    assert_eq!(run.sent.len(), 4);
+    // The same key on every attempt of the write.
+    let keys: Vec<_> = run.sent.iter().map(key_of).collect();
+    assert!(keys[0].is_some());
+    assert!(keys.iter().all(|k| k == &keys[0]));
+    // Backoffs grow: between half and all of 1 s, 2 s, 4 s.
+    let backoffs: Vec<_> = run
+        .waits
+        .iter()
+        .filter(|(_, r)| *r == WaitReason::Backoff(RetryReason::RateLimited))
+        .collect();
+    assert_eq!(backoffs.len(), 3, "{:?}", run.waits);
+    let retries = run
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Retrying {
+                    reason: RetryReason::RateLimited,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(retries, 3);
+    assert!(matches!(
+        run.events.last(),
+        Some(Event::Finished {
+            reason: StopReason::Succeeded,
+            attempts: 4,
+            ..
+        })
+    ));
+    let elapsed = run.now.saturating_duration_since(t0());
+    assert!(
+        elapsed >= Duration::from_millis(3_500) && elapsed <= Duration::from_secs(8),
+        "{elapsed:?}"
+    );
+}
+
+#[test]
+fn a_503_storm_longer_than_the_attempts_gives_up() {
+    let state = PortalState::new(7);
+    let opts = ExchangeOptions::new().policy(RetryPolicy::default().max_attempts(3));
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
+    let storm = (0..3)
+        .map(|_| answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")))
+        .collect();
+    let run = drive(ex, storm, t0());
+    match run.result {
+        Err(Error::RetriesExhausted { attempts: 3, last }) => {
+            assert_eq!(last.code(), Some(&ErrorCode::QueryLimitExceeded));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn overload_limit_is_never_retried() {
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![answer(503, &classic_error("OVERLOAD_LIMIT"))],
+        t0(),
+    );
+    let err = run.result.unwrap_err();
+    assert_eq!(err.code(), Some(&ErrorCode::OverloadLimit));
+    assert_eq!(run.sent.len(), 1);
+    assert!(run.waits.is_empty());
+}
+
+#[test]
+fn validation_errors_are_never_retried() {
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![answer(
+            400,
+            &v3_error("BITRIX_REST_V3_EXCEPTION_VALIDATION_REQUESTVALIDATIONEXCEPTION"),
+        )],
+        t0(),
+    );
+    assert_eq!(
+        run.result.unwrap_err().code(),
+        Some(&ErrorCode::V3RequestValidation)
+    );
+    assert_eq!(run.sent.len(), 1);
+}
+
+#[test]
+fn a_timeout_on_addfromchatmessage_is_retried_with_the_same_key() {
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let reset = T0 / 1000 + 300;
+    let replayed = http::Response::builder()
+        .status(200)
+        .header("idempotent-replayed", "true")
+        .body(Bytes::from(item_ok(reset)))
+        .unwrap();
+    let run = drive(
+        ex,
+        vec![
+            Step::Fail(TransportFailure::timeout()),
+            Step::Answer(replayed),
+        ],
+        t0(),
+    );
+    let reply = run.result.unwrap();
+    assert!(reply.replayed, "the stored answer is reported as a replay");
+    assert_eq!(run.sent.len(), 2);
+    let k1 = key_of(&run.sent[0]).unwrap();
+    let k2 = key_of(&run.sent[1]).unwrap();
+    assert_eq!(k1, k2);
+    assert_eq!(k1.len(), 32);
+    assert!(k1.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::Retrying {
+            reason: RetryReason::TransportMaybeSent,
+            next_attempt: 2
+        }
+    )));
+    assert!(matches!(
+        run.events.last(),
+        Some(Event::Finished { replayed: true, .. })
+    ));
+}
+
+#[test]
+fn a_user_key_is_sent_instead_of_a_generated_one() {
+    let state = PortalState::new(7);
+    let key = b24_core::IdempotencyKey::new("order-4711-result").unwrap();
+    let opts = ExchangeOptions::new().idempotency_key(key);
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
+    let run = drive(
+        ex,
+        vec![
+            answer(
+                500,
+                &v3_error("BITRIX_REST_V3_EXCEPTION_INTERNAL_INTERNALEXCEPTION"),
+            ),
+            answer(200, &item_ok(T0 / 1000 + 300)),
+        ],
+        t0(),
+    );
+    run.result.unwrap();
+    assert_eq!(key_of(&run.sent[0]).as_deref(), Some("order-4711-result"));
+    assert_eq!(key_of(&run.sent[1]).as_deref(), Some("order-4711-result"));
+    // A key on a classic method is refused up front.
+    let opts = ExchangeOptions::new().idempotency_key(b24_core::IdempotencyKey::new("k").unwrap());
+    assert!(Exchange::with_options(&webhook(), im_add(), &state, opts).is_err());
+}
+
+#[test]
+fn a_maybe_sent_failure_on_a_write_without_a_key_is_not_retried() {
+    let state = PortalState::new(7);
+    // Classic im.message.add: no idempotency keys exist there.
+    let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
+    assert!(ex.idempotency_key().is_none());
+    let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
+    match run.result {
+        Err(Error::Transport {
+            kind: TransportErrorKind::Timeout,
+            sent: SentState::MaybeSent,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.sent.len(), 1);
+
+    // A REST 3.0 write with keys turned off: the same.
+    let opts = ExchangeOptions::new().without_idempotency_key();
+    let add = TaskResultAdd::new(TaskId::new(51).unwrap(), "Task completed").unwrap();
+    let ex = Exchange::with_options(&webhook(), add, &state, opts).unwrap();
+    let run = drive(
+        ex,
+        vec![Step::Fail(TransportFailure::new(
+            TransportErrorKind::ConnectionClosed,
+            SentState::MaybeSent,
+        ))],
+        t0(),
+    );
+    assert!(key_of(&run.sent[0]).is_none());
+    assert!(matches!(
+        run.result,
+        Err(Error::Transport {
+            sent: SentState::MaybeSent,
+            ..
+        })
+    ));
+    assert_eq!(run.sent.len(), 1);
+
+    // A 5xx on it is not repeated either: the write may have run.
+    let add = TaskResultAdd::new(TaskId::new(51).unwrap(), "Task completed").unwrap();
+    let opts = ExchangeOptions::new().without_idempotency_key();
+    let ex = Exchange::with_options(&webhook(), add, &state, opts).unwrap();
+    let run = drive(ex, vec![answer(502, "<html>Bad Gateway</html>")], t0());
+    assert!(matches!(
+        run.result,
+        Err(Error::UnexpectedBody { status: 502, .. })
+    ));
+    assert_eq!(run.sent.len(), 1);
+}
+
+#[test]
+fn a_not_sent_failure_on_a_write_without_a_key_is_retried() {
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![
+            Step::Fail(
+                TransportFailure::connect()
+                    .with_source(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            ),
+            answer(200, r#"{"result":34239,"time":{"operating":0}}"#),
+        ],
+        t0(),
+    );
+    assert_eq!(run.result.unwrap().result.get(), 34239);
+    assert_eq!(run.sent.len(), 2);
+    assert_eq!(
+        run.waits[0].1,
+        WaitReason::Backoff(RetryReason::TransportNotSent)
+    );
+}
+
+#[test]
+fn a_429_is_waited_out_when_the_reset_is_near_enough() {
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let reset_secs = T0 / 1000 + 30;
+    let body = format!(
+        r#"{{"error":{{"code":"BITRIX_REST_V3_EXCEPTION_RATELIMITEXCEPTION","message":"Method is blocked due to operation time limit."}},"time":{{"operating":481.2,"operating_reset_at":{reset_secs}}}}}"#
+    );
+    let run = drive(
+        ex,
+        vec![answer(429, &body), answer(200, &item_ok(reset_secs + 60))],
+        t0(),
+    );
+    run.result.unwrap();
+    assert_eq!(
+        run.waits,
+        vec![(
+            Timestamp::from_unix_secs(reset_secs),
+            WaitReason::BudgetReset
+        )]
+    );
+    assert!(run.events.iter().any(
+        |e| matches!(e, Event::Waiting { reason: WaitReason::BudgetReset, duration, .. }
+            if *duration >= Duration::from_millis(29_800) && *duration <= Duration::from_secs(30))
+    ));
+}
+
+#[test]
+fn a_429_with_a_far_reset_is_a_typed_error_and_holds_later_calls() {
+    let state = PortalState::new(7);
+    let opts = ExchangeOptions::new()
+        .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(10)));
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts.clone()).unwrap();
+    let reset_secs = T0 / 1000 + 30;
+    let body = format!(
+        r#"{{"error":"OPERATION_TIME_LIMIT","error_description":"Method is blocked due to operation time limit.","time":{{"operating_reset_at":{reset_secs}}}}}"#
+    );
+    let run = drive(ex, vec![answer(429, &body)], t0());
+    match &run.result {
+        Err(Error::OperatingLimit {
+            method,
+            reset_at,
+            last,
+        }) => {
+            assert_eq!(method, "tasks.task.result.addfromchatmessage");
+            assert_eq!(*reset_at, Timestamp::from_unix_secs(reset_secs));
+            assert_eq!(last.as_ref().map(|e| e.status), Some(429));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.sent.len(), 1);
+    // The next call of the same method is refused without a request...
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts.clone()).unwrap();
+    let run = drive(ex, vec![], run.now);
+    assert!(matches!(
+        run.result,
+        Err(Error::OperatingLimit { last: None, .. })
+    ));
+    assert!(run.sent.is_empty());
+    // ...while other methods go on.
+    let ex = Exchange::with_options(&webhook(), im_add(), &state, opts).unwrap();
+    let run = drive(ex, vec![answer(200, r#"{"result":1}"#)], run.now);
+    run.result.unwrap();
+}
+
+#[test]
+fn a_429_without_reset_uses_the_fallback() {
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![
+            answer(429, &classic_error("OPERATION_TIME_LIMIT")),
+            answer(200, &item_ok(T0 / 1000 + 300)),
+        ],
+        t0(),
+    );
+    run.result.unwrap();
+    let after_first = t0().saturating_add(Duration::from_millis(100));
+    assert_eq!(
+        run.waits,
+        vec![(
+            after_first.saturating_add(Duration::from_secs(60)),
+            WaitReason::BudgetReset
+        )]
+    );
+}
+
+#[test]
+fn the_budget_holds_a_method_near_its_limit_before_sending() {
+    let state = PortalState::new(7).budget(BudgetConfig::default());
+    let reset_secs = T0 / 1000 + 20;
+    // A reply reports 478 s of 480 s used.
+    let body = item_ok(reset_secs).replace(r#""operating":0.5"#, r#""operating":478"#);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    drive(ex, vec![answer(200, &body)], t0()).result.unwrap();
+    // The next call waits for the reset (+1 s margin) before it is sent at all.
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(ex, vec![answer(200, &item_ok(reset_secs + 60))], t0());
+    run.result.unwrap();
+    assert_eq!(
+        run.waits,
+        vec![(
+            Timestamp::from_unix_secs(reset_secs + 1),
+            WaitReason::BudgetReset
+        )]
+    );
+}
+
+#[test]
+fn the_limiter_gives_concurrent_calls_distinct_slots() {
+    let state = PortalState::new(7);
+    let mut sent_now = 0;
+    let mut waited = Vec::new();
+    let mut exchanges: Vec<_> = (0..52)
+        .map(|_| Exchange::new(&webhook(), im_add(), &state).unwrap())
+        .collect();
+    for ex in &mut exchanges {
+        match ex.poll(t0()) {
+            Action::Send(_) => sent_now += 1,
+            Action::Wait { until, reason } => {
+                assert_eq!(reason, WaitReason::RateLimit);
+                waited.push(until);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // 50 minus the default margin of 2 leave at once; the rest every 500 ms.
+    assert_eq!(sent_now, 48);
+    let expect: Vec<_> = (1..=4)
+        .map(|i| t0().saturating_add(Duration::from_millis(500 * i)))
+        .collect();
+    assert_eq!(waited, expect);
+    // A waiting call is sent at its slot without taking another.
+    let last = exchanges.last_mut().unwrap();
+    assert!(matches!(last.poll(expect[3]), Action::Send(_)));
+}
+
+fn oauth_state(store: Arc<MemoryTokenStore>) -> PortalState {
+    PortalState::new(7).token_store(store)
+}
+
+fn app() -> OAuthApp {
+    OAuthApp::new("local.app", ClientSecret::new("clientSecretCanary"))
+}
+
+fn token_answer(access: &str, refresh: &str) -> http::Response<Bytes> {
+    respond(
+        200,
+        &format!(
+            r#"{{"access_token":"{access}","refresh_token":"{refresh}","expires_in":3600,"server_endpoint":"https://oauth.bitrix.info/rest/"}}"#
+        ),
+    )
+}
+
+/// The adapter's side of a refresh: plan under the (here trivial) lock, send, finish.
+fn refresher<'a>(
+    store: &'a MemoryTokenStore,
+    answers: &'a mut VecDeque<http::Response<Bytes>>,
+    refresh_requests: &'a mut Vec<http::Request<Bytes>>,
+) -> impl FnMut(
+    b24_core::engine::RefreshNeeded,
+    Timestamp,
+) -> Result<b24_core::engine::TokenGeneration, Error>
+       + 'a {
+    move |need, now| match need.plan(store, &app())? {
+        RefreshPlan::AlreadyRefreshed(g) => Ok(g),
+        RefreshPlan::Send { request, pending } => {
+            refresh_requests.push(request);
+            let resp = answers.pop_front().expect("no refresh answer scripted");
+            pending.finish(store, &resp, now)
+        }
+        _ => panic!("unknown plan"),
+    }
+}
+
+fn body_text(req: &http::Request<Bytes>) -> String {
+    String::from_utf8(req.body().to_vec()).unwrap()
+}
+
+#[test]
+fn a_401_refreshes_once_and_replays_with_the_new_token() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("oldAccess1"),
+        RefreshToken::new("oldRefresh1"),
+    )));
+    let state = oauth_state(store.clone());
+    let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
+    let mut answers = VecDeque::from([token_answer("newAccess2", "newRefresh2")]);
+    let mut refresh_requests = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            answer(401, &classic_error("expired_token")),
+            answer(200, &item_ok(T0 / 1000 + 300)),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut refresh_requests),
+    );
+    run.result.unwrap();
+    assert_eq!(run.sent.len(), 2);
+    assert!(body_text(&run.sent[0]).contains(r#""auth":"oldAccess1""#));
+    assert!(body_text(&run.sent[1]).contains(r#""auth":"newAccess2""#));
+    // The replay of a write keeps its key.
+    assert_eq!(key_of(&run.sent[0]), key_of(&run.sent[1]));
+    assert_eq!(refresh_requests.len(), 1);
+    assert!(body_text(&refresh_requests[0]).contains("refresh_token=oldRefresh1"));
+    let current = store.current().unwrap();
+    assert_eq!(current.refresh_token().expose_secret(), "newRefresh2");
+    assert!(run
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::RefreshRequested { .. })));
+    assert!(run
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::TokenRefreshed { .. })));
+    // No event, and no error text, carries a secret or a URI.
+    let shown = format!("{:?}", run.events);
+    assert!(
+        !shown.contains("Access") && !shown.contains("https://"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn any_401_on_rest_v3_counts_as_an_expired_token() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let state = oauth_state(store.clone());
+    let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
+    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
+    let mut reqs = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            answer(
+                401,
+                &v3_error("BITRIX_REST_V3_EXCEPTION_ACCESSDENIEDEXCEPTION"),
+            ),
+            answer(200, &item_ok(T0 / 1000 + 300)),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut reqs),
+    );
+    run.result.unwrap();
+    assert_eq!(reqs.len(), 1);
+}
+
+#[test]
+fn a_second_401_after_a_refresh_is_a_typed_error() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let state = oauth_state(store.clone());
+    let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
+    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
+    let mut reqs = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            answer(401, &classic_error("expired_token")),
+            answer(401, &classic_error("invalid_token")),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut reqs),
+    );
+    match run.result {
+        Err(Error::TokenRejected { status: 401, last }) => {
+            assert_eq!(last.unwrap().code, ErrorCode::InvalidToken);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(reqs.len(), 1, "never loops on refreshes");
+    assert_eq!(run.sent.len(), 2);
+}
+
+#[test]
+fn a_failed_refresh_ends_the_call_with_the_refresh_error() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let state = oauth_state(store.clone());
+    let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
+    let mut answers = VecDeque::from([respond(400, r#"{"error":"invalid_grant"}"#)]);
+    let mut reqs = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![answer(401, &classic_error("expired_token"))],
+        t0(),
+        refresher(&store, &mut answers, &mut reqs),
+    );
+    match run.result {
+        Err(Error::TokenRefresh(e)) => assert!(e.needs_reauthorization()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn concurrent_401s_share_one_refresh() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let state = oauth_state(store.clone());
+    let now = t0();
+    let mut a = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
+    let mut b = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
+    assert!(matches!(a.poll(now), Action::Send(_)));
+    assert!(matches!(b.poll(now), Action::Send(_)));
+    a.handle_response(respond(401, &classic_error("expired_token")), now);
+    b.handle_response(respond(401, &classic_error("expired_token")), now);
+    let (Action::RefreshToken(na), Action::RefreshToken(nb)) = (a.poll(now), b.poll(now)) else {
+        panic!("both need a token");
+    };
+    assert_eq!(na.stale_generation(), nb.stale_generation());
+    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
+    let mut reqs = Vec::new();
+    {
+        let mut r = refresher(&store, &mut answers, &mut reqs);
+        let ga = r(na, now);
+        let gb = r(nb, now);
+        assert_eq!(ga.as_ref().ok(), gb.as_ref().ok());
+        a.handle_token(ga, now);
+        b.handle_token(gb, now);
+    }
+    assert_eq!(
+        reqs.len(),
+        1,
+        "the second caller found the store already refreshed"
+    );
+    for ex in [&mut a, &mut b] {
+        match ex.poll(now) {
+            Action::Send(req) => assert!(body_text(&req).contains(r#""auth":"a2""#)),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_webhook_401_is_not_refreshed() {
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
+    let run = drive(ex, vec![answer(401, &classic_error("NO_AUTH_FOUND"))], t0());
+    assert_eq!(
+        run.result.unwrap_err().code(),
+        Some(&ErrorCode::NoAuthFound)
+    );
+}
+
+#[test]
+fn the_deadline_stops_retries() {
+    let state = PortalState::new(7);
+    let opts = ExchangeOptions::new().policy(
+        RetryPolicy::default()
+            .max_attempts(10)
+            .deadline(Duration::from_secs(3)),
+    );
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
+    let storm = (0..3)
+        .map(|_| answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")))
+        .collect::<Vec<_>>();
+    // Backoffs of 0.5-1, 1-2, 2-4 s cannot all fit in 3 s.
+    let mut ex = ex;
+    let mut script: VecDeque<Step> = storm.into();
+    let mut now = t0();
+    let mut sent = 0;
+    let result = loop {
+        match ex.poll(now) {
+            Action::Send(_) => {
+                sent += 1;
+                match script.pop_front() {
+                    Some(Step::Answer(r)) => ex.handle_response(r, now),
+                    _ => panic!("more attempts than the deadline allows"),
+                }
+            }
+            Action::Wait { until, .. } => now = until,
+            Action::Done(r) => break r,
+            other => panic!("{other:?}"),
+        }
+    };
+    match result {
+        Err(Error::DeadlineExceeded { attempts, last }) => {
+            assert_eq!(attempts, sent);
+            assert!(attempts >= 2);
+            assert_eq!(last.unwrap().code(), Some(&ErrorCode::QueryLimitExceeded));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(now.saturating_duration_since(t0()) <= Duration::from_secs(3));
+}
+
+#[test]
+fn driving_out_of_order_is_a_typed_error() {
+    let state = PortalState::new(7);
+    let mut ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
+    assert!(matches!(ex.poll(t0()), Action::Send(_)));
+    assert!(matches!(
+        ex.poll(t0()),
+        Action::Done(Err(Error::ExchangeMisuse(_)))
+    ));
+    assert!(matches!(
+        ex.poll(t0()),
+        Action::Done(Err(Error::ExchangeMisuse(_)))
+    ));
+    // Inputs that are not owed are ignored.
+    ex.handle_response(respond(200, r#"{"result":1}"#), t0());
+    assert!(ex.is_finished());
+}

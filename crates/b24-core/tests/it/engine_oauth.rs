@@ -1,0 +1,345 @@
+//! The OAuth refresh request and the reading of its answer.
+
+use b24_core::bytes::Bytes;
+use b24_core::engine::{
+    parse_token_answer, MemoryTokenStore, OAuthApp, RefreshFailure, RefreshNeeded, RefreshPlan,
+    Timestamp, TokenGeneration, TokenSet, TokenStore, DEFAULT_TOKEN_URL,
+};
+use b24_core::http;
+use b24_core::types::{AccessToken, ClientSecret, RefreshToken};
+use b24_core::Error;
+
+const CLIENT_SECRET: &str = "s3cr&t=+/ ü%Canary";
+const REFRESH: &str = "r3fresh tok&en+Canary";
+
+fn app() -> OAuthApp {
+    OAuthApp::new(
+        "local.6a1b2c3d4e5f.12345678",
+        ClientSecret::new(CLIENT_SECRET),
+    )
+}
+
+fn answer(status: u16, body: &str) -> http::Response<Bytes> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Bytes::copy_from_slice(body.as_bytes()))
+        .unwrap()
+}
+
+const REFRESH_ANSWER: &str = r#"{"access_token":"ydtj8pho532wydb5ixk78ol7uqlb7sch","client_endpoint":"https://portal.bitrix24.com/rest/","domain":"oauth.bitrix.info","expires":1780319382,"expires_in":3600,"member_id":"a223c6b3710f85df22e9377d6c4f7553","refresh_token":"3s6lr4kr3cv2od4v853gvrchb875bwxb","scope":"crm,entity,im,task","server_endpoint":"https://oauth.bitrix.info/rest/","status":"F","user_id":67}"#;
+
+#[test]
+fn refresh_request_is_a_form_post_with_secrets_in_the_body_only() {
+    let req = app()
+        .refresh_request(
+            &RefreshToken::new(REFRESH),
+            Some("https://oauth.bitrix.info/rest/"),
+        )
+        .unwrap();
+    assert_eq!(req.method(), http::Method::POST);
+    assert_eq!(
+        req.uri().to_string(),
+        "https://oauth.bitrix.info/oauth/token/"
+    );
+    assert_eq!(
+        req.headers()["content-type"],
+        "application/x-www-form-urlencoded"
+    );
+    assert_eq!(req.headers()["accept"], "application/json");
+    assert_eq!(
+        std::str::from_utf8(req.body()).unwrap(),
+        "grant_type=refresh_token\
+         &client_id=local.6a1b2c3d4e5f.12345678\
+         &client_secret=s3cr%26t%3D%2B%2F+%C3%BC%25Canary\
+         &refresh_token=r3fresh+tok%26en%2BCanary"
+    );
+    let uri = req.uri().to_string();
+    assert!(!uri.contains("Canary") && !uri.contains("secret") && !uri.contains("refresh_token"));
+    for (_, v) in req.headers() {
+        assert!(!v.to_str().unwrap().contains("Canary"));
+    }
+}
+
+#[test]
+fn token_url_choice() {
+    let token = RefreshToken::new("r");
+    let url = |app: &OAuthApp, endpoint: Option<&str>| {
+        app.refresh_request(&token, endpoint)
+            .unwrap()
+            .uri()
+            .to_string()
+    };
+    // From the server endpoint (minus `rest/`, plus `oauth/token/`).
+    assert_eq!(
+        url(&app(), Some("https://oauth.bitrix24.tech/rest/")),
+        "https://oauth.bitrix24.tech/oauth/token/"
+    );
+    // The documented fallback, when none is known or it is unusable.
+    assert_eq!(url(&app(), None), DEFAULT_TOKEN_URL);
+    assert_eq!(
+        url(&app(), Some("http://evil.example/rest/")),
+        DEFAULT_TOKEN_URL
+    );
+    assert_eq!(
+        url(&app(), Some("https://x.example/other/")),
+        DEFAULT_TOKEN_URL
+    );
+    // An explicit URL wins.
+    let explicit = app().token_url("http://127.0.0.1:9000/oauth/token/");
+    assert_eq!(
+        url(&explicit, Some("https://oauth.bitrix.info/rest/")),
+        "http://127.0.0.1:9000/oauth/token/"
+    );
+    assert!(app()
+        .token_url("not a uri")
+        .refresh_request(&token, None)
+        .is_err());
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let store = MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("accessCanary"),
+        RefreshToken::new(REFRESH),
+    ));
+    let plan = plan_for(&store);
+    let shown = format!("{:?} {:?} {:?}", app(), store, plan.as_ref().unwrap());
+    assert!(!shown.contains("Canary"), "{shown}");
+}
+
+fn plan_for(store: &MemoryTokenStore) -> Result<RefreshPlan, Error> {
+    needed(TokenGeneration::new(1)).plan(store, &app())
+}
+
+fn needed(stale: TokenGeneration) -> RefreshNeeded {
+    // A RefreshNeeded is normally produced by an exchange; drive one to get it.
+    use b24_core::engine::{Action, Exchange, PortalState};
+    use b24_core::methods::TaskResultDelete;
+    use b24_core::types::ResultId;
+    use std::sync::Arc;
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a"),
+        RefreshToken::new("r"),
+    )));
+    for _ in 1..stale.get() {
+        let g = store.current().unwrap().generation();
+        store
+            .replace(
+                g,
+                TokenSet::new(AccessToken::new("a"), RefreshToken::new("r")),
+            )
+            .unwrap();
+    }
+    let state = PortalState::new(1).token_store(store);
+    let portal = b24_core::Portal::oauth("https://example.bitrix24.com").unwrap();
+    let mut ex = Exchange::new(
+        &portal,
+        TaskResultDelete::new(ResultId::new(1).unwrap()),
+        &state,
+    )
+    .unwrap();
+    let now = Timestamp::from_unix_secs(1_000);
+    assert!(matches!(ex.poll(now), Action::Send(_)));
+    ex.handle_response(
+        answer(
+            401,
+            r#"{"error":"expired_token","error_description":"expired"}"#,
+        ),
+        now,
+    );
+    match ex.poll(now) {
+        Action::RefreshToken(need) => need,
+        other => panic!("expected a refresh, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_documented_refresh_answer() {
+    let t = parse_token_answer(&answer(200, REFRESH_ANSWER)).unwrap();
+    assert_eq!(
+        t.access_token.expose_secret(),
+        "ydtj8pho532wydb5ixk78ol7uqlb7sch"
+    );
+    assert_eq!(
+        t.refresh_token.expose_secret(),
+        "3s6lr4kr3cv2od4v853gvrchb875bwxb"
+    );
+    assert_eq!(t.expires, Some(1_780_319_382));
+    assert_eq!(t.expires_in, Some(3600));
+    assert_eq!(t.user_id.map(|u| u.get()), Some(67));
+    assert_eq!(
+        t.server_endpoint.as_deref(),
+        Some("https://oauth.bitrix.info/rest/")
+    );
+    let set = TokenSet::from_response(t, Timestamp::from_unix_secs(1_780_315_782));
+    assert_eq!(
+        set.get_expires_at(),
+        Some(Timestamp::from_unix_secs(1_780_319_382))
+    );
+}
+
+#[test]
+fn the_first_exchange_answer_without_expires_and_user_id() {
+    let body = r#"{"access_token":"a1","client_endpoint":"https://portal.bitrix24.com/rest/","domain":"oauth.bitrix.info","expires_in":3600,"member_id":"m","refresh_token":"r1","scope":"task","server_endpoint":"https://oauth.bitrix.info/rest/","status":"L"}"#;
+    let t = parse_token_answer(&answer(200, body)).unwrap();
+    assert_eq!(t.expires, None);
+    assert!(t.user_id.is_none());
+    let set = TokenSet::from_response(t, Timestamp::from_unix_secs(1_000));
+    assert_eq!(set.get_expires_at(), Some(Timestamp::from_unix_secs(4_600)));
+}
+
+#[test]
+fn numbers_as_strings() {
+    let body = r#"{"access_token":"a1","refresh_token":"r1","expires":"1780319382","expires_in":"3600","user_id":"67"}"#;
+    let t = parse_token_answer(&answer(200, body)).unwrap();
+    assert_eq!(t.expires, Some(1_780_319_382));
+    assert_eq!(t.expires_in, Some(3600));
+    assert_eq!(t.user_id.map(|u| u.get()), Some(67));
+}
+
+fn refresh_error(resp: &http::Response<Bytes>) -> b24_core::engine::RefreshError {
+    match parse_token_answer(resp) {
+        Err(Error::TokenRefresh(e)) => e,
+        other => panic!("expected a refresh error, got {other:?}"),
+    }
+}
+
+#[test]
+fn error_answers() {
+    let e = refresh_error(&answer(
+        400,
+        r#"{"error":"invalid_grant","error_description":"Invalid grant"}"#,
+    ));
+    assert_eq!(e.failure, RefreshFailure::InvalidGrant);
+    assert!(e.needs_reauthorization());
+    assert_eq!(e.status, 400);
+    let text = Error::TokenRefresh(e).to_string();
+    assert!(text.contains("full authorization flow"), "{text}");
+
+    let e = refresh_error(&answer(401, r#"{"error":"invalid_client"}"#));
+    assert_eq!(e.failure, RefreshFailure::InvalidClient);
+    assert!(!e.needs_reauthorization());
+
+    let e = refresh_error(&answer(
+        402,
+        r#"{"error":"PAYMENT_REQUIRED","error_description":"Payment required"}"#,
+    ));
+    assert_eq!(e.failure, RefreshFailure::PaymentRequired);
+
+    // An error body with a 200 status is still an error.
+    let e = refresh_error(&answer(200, r#"{"error":"invalid_request"}"#));
+    assert_eq!(e.failure, RefreshFailure::Refused);
+
+    // Not JSON, or not a token answer: the body never reaches the error.
+    let e = refresh_error(&answer(502, "<html>Bad gateway accessCanary</html>"));
+    assert_eq!(e.failure, RefreshFailure::UnexpectedAnswer);
+    let e = refresh_error(&answer(200, r#"{"access_token":"accessCanary"}"#));
+    assert_eq!(e.failure, RefreshFailure::UnexpectedAnswer);
+    let shown = format!("{e} {e:?}");
+    assert!(!shown.contains("Canary"), "{shown}");
+}
+
+#[test]
+fn single_flight_plan_and_finish() {
+    let store = MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    ));
+    let now = Timestamp::from_unix_secs(1_780_315_782);
+    // First caller: the store still holds generation 1, so a request is needed.
+    let RefreshPlan::Send { request, pending } = needed(TokenGeneration::new(1))
+        .plan(&store, &app())
+        .unwrap()
+    else {
+        panic!("expected a request");
+    };
+    assert!(std::str::from_utf8(request.body())
+        .unwrap()
+        .contains("refresh_token=r1"));
+    let generation = pending
+        .finish(&store, &answer(200, REFRESH_ANSWER), now)
+        .unwrap();
+    assert_eq!(generation, TokenGeneration::new(2));
+    let current = store.current().unwrap();
+    assert_eq!(
+        current.access_token().expose_secret(),
+        "ydtj8pho532wydb5ixk78ol7uqlb7sch"
+    );
+    // The new refresh token replaces the old one.
+    assert_eq!(
+        current.refresh_token().expose_secret(),
+        "3s6lr4kr3cv2od4v853gvrchb875bwxb"
+    );
+
+    // A second caller whose 401 was on generation 1: someone already refreshed.
+    match needed(TokenGeneration::new(1))
+        .plan(&store, &app())
+        .unwrap()
+    {
+        RefreshPlan::AlreadyRefreshed(g) => assert_eq!(g, TokenGeneration::new(2)),
+        other => panic!("expected AlreadyRefreshed, got {other:?}"),
+    }
+
+    // The next refresh goes to the endpoint the last answer named, with the new token.
+    let RefreshPlan::Send { request, pending } = needed(TokenGeneration::new(2))
+        .plan(&store, &app())
+        .unwrap()
+    else {
+        panic!("expected a request");
+    };
+    assert_eq!(
+        request.uri().to_string(),
+        "https://oauth.bitrix.info/oauth/token/"
+    );
+    assert!(std::str::from_utf8(request.body())
+        .unwrap()
+        .contains("refresh_token=3s6lr4kr3cv2od4v853gvrchb875bwxb"));
+    // invalid_grant while nobody else refreshed: a typed error.
+    let err = pending
+        .finish(&store, &answer(400, r#"{"error":"invalid_grant"}"#), now)
+        .unwrap_err();
+    assert!(matches!(&err, Error::TokenRefresh(e) if e.failure == RefreshFailure::InvalidGrant));
+}
+
+#[test]
+fn invalid_grant_after_someone_else_refreshed_uses_their_pair() {
+    let store = MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    ));
+    let RefreshPlan::Send { pending, .. } = needed(TokenGeneration::new(1))
+        .plan(&store, &app())
+        .unwrap()
+    else {
+        panic!("expected a request");
+    };
+    // Another process refreshes first (its pair lands as generation 2)...
+    store
+        .replace(
+            TokenGeneration::new(1),
+            TokenSet::new(AccessToken::new("a2"), RefreshToken::new("r2")),
+        )
+        .unwrap();
+    // ...so our refresh with the now-used refresh token is refused.
+    let g = pending
+        .finish(
+            &store,
+            &answer(400, r#"{"error":"invalid_grant"}"#),
+            Timestamp::from_unix_secs(1),
+        )
+        .unwrap();
+    assert_eq!(g, TokenGeneration::new(2));
+}
+
+#[test]
+fn an_empty_store_cannot_refresh() {
+    let store = MemoryTokenStore::empty();
+    let err = needed(TokenGeneration::new(1))
+        .plan(&store, &app())
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::TokenRefresh(e) if e.failure == RefreshFailure::NoRefreshToken),
+        "{err:?}"
+    );
+}

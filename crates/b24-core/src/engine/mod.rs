@@ -1,7 +1,167 @@
 //! The call engine: rate limits, operating-time budgets, retries that never
 //! duplicate a write, idempotency keys and token refresh, without IO.
 //!
-//! (The full policy and the driving contract are documented here as the engine grows.)
+//! The engine decides; the adapter (b24-hyper, or any transport) only moves bytes,
+//! sleeps and refreshes tokens when told to. Nothing here opens a socket, sleeps or
+//! reads the clock: every method that needs the time takes `now: `[`Timestamp`]
+//! (wall-clock milliseconds, see [`Timestamp`] for why).
+//!
+//! # Contents
+//!
+//! - [Driving an exchange](#driving-an-exchange): the adapter's contract.
+//! - [The policy](#the-policy): what is retried, waited for or stopped, and why.
+//! - [Shared state](#shared-state): limiter, budgets and tokens behind traits.
+//! - [Observability](#observability): events.
+//!
+//! # Driving an exchange
+//!
+//! One [`Exchange`] drives one logical call. The adapter loops:
+//!
+//! 1. `exchange.poll(now)` returns an [`Action`]:
+//!    - [`Action::Send`]`(request)`: send it (the rate-limiter slot is already
+//!      granted), then hand the answer to [`Exchange::handle_response`] or the failure
+//!      to [`Exchange::handle_transport_error`], saying with [`SentState`] whether the
+//!      request may have reached the server (connect failed or refused before writing:
+//!      [`SentState::NotSent`]; a timeout after writing began, a reset while awaiting
+//!      the answer, a truncated body: [`SentState::MaybeSent`]);
+//!    - [`Action::Wait`]`{ until, reason }`: sleep until `until` ([`wait_duration`]
+//!      gives the duration), then poll again;
+//!    - [`Action::RefreshToken`]`(need)`: take the portal's refresh lock, call
+//!      [`RefreshNeeded::plan`]; on [`RefreshPlan::Send`] send the request (its body
+//!      holds secrets: never log it) and pass the answer to [`PendingRefresh::finish`];
+//!      hand the outcome to [`Exchange::handle_token`];
+//!    - [`Action::Done`]`(result)`: the call is over.
+//! 2. After each step, [`Exchange::poll_event`] drains the [`Event`]s for logs and
+//!    metrics.
+//!
+//! Per-attempt timeouts, the connection pool and body-size caps are the adapter's;
+//! the overall deadline and the attempt budget are the engine's
+//! ([`RetryPolicy::deadline`], [`RetryPolicy::max_attempts`]). An adapter that retries,
+//! parses an error body or computes a wait itself is wrong.
+//!
+//! A complete loop, with canned answers standing in for the network (a
+//! `QUERY_LIMIT_EXCEEDED` first, then success):
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use b24_core::bytes::Bytes;
+//! use b24_core::engine::{Action, Exchange, PortalState, RetryReason, Timestamp, WaitReason};
+//! use b24_core::methods::TaskResultAddFromChatMessage;
+//! use b24_core::types::MessageId;
+//! use b24_core::{http, Portal};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let portal = Portal::webhook("https://example.bitrix24.com/rest/1/webhookcode/")?;
+//! // One per portal, shared by every call; seed with OS randomness in production.
+//! let state = PortalState::new(0x5eed);
+//! let method = TaskResultAddFromChatMessage::new(MessageId::new(335)?);
+//! let mut exchange = Exchange::new(&portal, method, &state)?;
+//!
+//! let mut answers = VecDeque::from([
+//!     (503, r#"{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}"#),
+//!     (200, r#"{"result":{"item":{"id":18,"taskId":51,"text":"Done","authorId":1,
+//!         "createdAt":"2026-04-30T10:25:00+02:00","updatedAt":null,"status":"open",
+//!         "fileIds":[],"rights":{"edit":true,"remove":true},"messageId":335}},
+//!         "time":{"operating":0.1,"operating_reset_at":1777530900}}"#),
+//! ]);
+//! let mut keys = Vec::new();
+//! let mut waits = Vec::new();
+//! let mut now = Timestamp::from_unix_secs(1_777_530_000); // the adapter: SystemTime::now()
+//! let reply = loop {
+//!     match exchange.poll(now) {
+//!         Action::Send(request) => {
+//!             keys.push(request.headers()["idempotency-key"].clone());
+//!             // The adapter sends `request` here; we answer from the script.
+//!             let (status, body) = answers.pop_front().expect("scripted");
+//!             let response = http::Response::builder()
+//!                 .status(status)
+//!                 .body(Bytes::from(body))?;
+//!             exchange.handle_response(response, now);
+//!         }
+//!         Action::Wait { until, reason } => {
+//!             waits.push(reason);
+//!             now = until; // the adapter: sleep(wait_duration(now, until)).await
+//!         }
+//!         Action::RefreshToken(_) => unreachable!("webhook portals have no tokens"),
+//!         Action::Done(result) => break result?,
+//!         _ => unreachable!(),
+//!     }
+//!     while let Some(event) = exchange.poll_event() {
+//!         let _ = event; // the adapter: tracing::debug!(?event)
+//!     }
+//! };
+//! assert_eq!(reply.result.id.get(), 18);
+//! assert_eq!(exchange.attempts(), 2);
+//! // A REST 3.0 write carries one generated Idempotency-Key on every attempt.
+//! assert_eq!(keys[0], keys[1]);
+//! // First a backoff, then the wait for a slot in the bucket the 503 reported full.
+//! assert_eq!(waits[0], WaitReason::Backoff(RetryReason::RateLimited));
+//! assert_eq!(waits[1], WaitReason::RateLimit);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The policy
+//!
+//! Before each attempt, in this order:
+//!
+//! 1. **Deadline**: past the overall deadline, or if a wait would end past it, the call
+//!    ends with [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded).
+//! 2. **Operating-time budget** of the method ([`budget`](MethodBudget) rules): a held
+//!    method waits for its reset when that is within
+//!    [`RetryPolicy::max_operating_wait`] (default 60 s), and otherwise ends with
+//!    [`Error::OperatingLimit`](crate::Error::OperatingLimit) carrying the reset time,
+//!    without sending; a method past 80 % of its budget has its calls spread out.
+//! 3. **Request rate**: a slot is reserved in the portal's [`LeakyBucket`] mirror
+//!    (standard 50 burst at 2/s, enterprise 250 at 5/s, a safety margin of 2); the
+//!    call waits for it if needed.
+//!
+//! After each attempt, the outcome is classified ([`classify`], table there) and the
+//! class turned into a decision ([`RetryPolicy::decide`], table there). In short:
+//!
+//! - `QUERY_LIMIT_EXCEEDED` (or a 503 without a code) is retried after exponential
+//!   backoff with jitter, and the limiter is told the bucket is full;
+//! - a 429 (`OPERATION_TIME_LIMIT`, `BITRIX_REST_V3_EXCEPTION_RATELIMITEXCEPTION`)
+//!   waits until `operating_reset_at` (or [`OPERATING_FALLBACK_WAIT`] when the answer
+//!   names none) if that is within the maximum wait, and otherwise ends with
+//!   [`Error::OperatingLimit`](crate::Error::OperatingLimit); later calls of the same
+//!   method are held too;
+//! - `OVERLOAD_LIMIT` (a manual block) is never retried;
+//! - validation, permission, scope, not-found and idempotency-key errors are final;
+//! - a 5xx or a transport failure is retried only when the request cannot have reached
+//!   the server ([`SentState::NotSent`]), or the method is
+//!   [`Repeat::Safe`](crate::Repeat::Safe), or it carries an `Idempotency-Key`;
+//!   otherwise the call ends with that error, because a repeat could duplicate a write;
+//! - `expired_token`, `invalid_token`, or any 401 on REST 3.0, asks once for a fresh
+//!   token and replays; a second 401 ends with
+//!   [`Error::TokenRejected`](crate::Error::TokenRejected); webhooks are never refreshed;
+//! - the attempt budget ([`DEFAULT_MAX_ATTEMPTS`] by default) bounds all retries; when
+//!   it runs out the call ends with
+//!   [`Error::RetriesExhausted`](crate::Error::RetriesExhausted) holding the last error.
+//!
+//! **Idempotency keys.** Every REST 3.0 write ([`Repeat::Unsafe`](crate::Repeat::Unsafe)
+//! on [`Api::V3`](crate::Api::V3)) gets one key, generated by the portal's
+//! [`KeyGenerator`] when the exchange is created and sent on every attempt, so a
+//! timed-out `tasks.task.result.addfromchatmessage` can be repeated safely: the portal
+//! replays its stored answer, reported as [`Reply::replayed`](crate::Reply::replayed).
+//! Users may pass their own key ([`ExchangeOptions::idempotency_key`]) or none
+//! ([`ExchangeOptions::without_idempotency_key`]). A 422 key-reuse answer is final.
+//! Classic methods have no keys, so their writes are repeated only when not sent.
+//!
+//! # Shared state
+//!
+//! [`PortalState`] holds what all calls to a portal share: the [`RateLimiter`], the
+//! [`BudgetStore`] and, for OAuth portals, the [`TokenStore`], each a small trait with
+//! an in-memory default, so a store shared by several processes can replace it without
+//! touching the engine. Token pairs carry a [`TokenGeneration`], which lets a
+//! single-flight refresh tell "someone already refreshed since my 401" from "I must
+//! refresh" ([`RefreshNeeded::plan`]).
+//!
+//! # Observability
+//!
+//! Each exchange records [`Event`]s: attempts started and ended (with class), waits
+//! (reason, duration), retries (reason), token refreshes, reported operating time and
+//! the final stop reason. Events never hold a secret or a URI.
 
 mod backoff;
 mod budget;

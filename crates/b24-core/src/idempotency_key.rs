@@ -31,6 +31,12 @@ impl IdempotencyKey {
         Ok(Self(key))
     }
 
+    /// A key made of two 64-bit values as 32 lower-case hex characters, which are
+    /// always valid (the generator's output).
+    pub(crate) fn from_u64_pair(a: u64, b: u64) -> Self {
+        Self(format!("{a:016x}{b:016x}"))
+    }
+
     /// The key as sent.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -224,7 +224,7 @@ impl<M: Method> Exchange<M> {
             }
             KeyMode::Auto => {
                 if call.api() == Api::V3 && call.repeat() == Repeat::Unsafe {
-                    Some(state.keys().next_key()?)
+                    Some(state.keys().next_key())
                 } else {
                     None
                 }

@@ -156,7 +156,11 @@ impl Emulator {
     /// The portal answering to `host`.
     pub fn portal(&self, host: &str) -> Option<Portal> {
         let host = host.to_ascii_lowercase();
-        self.inner.portals.iter().find(|p| p.host() == host).cloned()
+        self.inner
+            .portals
+            .iter()
+            .find(|p| p.host() == host)
+            .cloned()
     }
 
     /// Every portal, the default first.
@@ -429,13 +433,18 @@ impl Emulator {
                     if grant.expires_at <= now {
                         break;
                     }
-                    let (a, r) = state
-                        .tokens
-                        .issue(grant.user, now, portal.inner.config.access_ttl);
+                    let (a, r) =
+                        state
+                            .tokens
+                            .issue(grant.user, now, portal.inner.config.access_ttl);
                     drop(state);
                     return json_response(200, &self.token_answer(portal, grant.user, a, r, false));
                 }
-                oauth_error(400, "invalid_grant", "The refresh token is invalid or expired")
+                oauth_error(
+                    400,
+                    "invalid_grant",
+                    "The refresh token is invalid or expired",
+                )
             }
             "authorization_code" => {
                 let code = get("code");
@@ -447,13 +456,18 @@ impl Emulator {
                     if grant.expires_at <= now {
                         break;
                     }
-                    let (a, r) = state
-                        .tokens
-                        .issue(grant.user, now, portal.inner.config.access_ttl);
+                    let (a, r) =
+                        state
+                            .tokens
+                            .issue(grant.user, now, portal.inner.config.access_ttl);
                     drop(state);
                     return json_response(200, &self.token_answer(portal, grant.user, a, r, true));
                 }
-                oauth_error(400, "invalid_grant", "The authorization code is invalid or expired")
+                oauth_error(
+                    400,
+                    "invalid_grant",
+                    "The authorization code is invalid or expired",
+                )
             }
             _ => oauth_error(400, "invalid_request", "Unsupported grant_type"),
         }
@@ -463,13 +477,10 @@ impl Emulator {
 fn strip_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         // [::1]:443
-        return rest.split(']').next().map_or(host, |h| {
-            if h == "::1" {
-                "[::1]"
-            } else {
-                h
-            }
-        });
+        return rest
+            .split(']')
+            .next()
+            .map_or(host, |h| if h == "::1" { "[::1]" } else { h });
     }
     match host.rsplit_once(':') {
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
@@ -538,7 +549,11 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
     let mut idem_key: Option<String> = None;
     if v3 && methods::V3_WRITES.contains(&method.as_str()) {
         if let Some(raw) = call.headers.get("idempotency-key") {
-            let key = raw.to_str().ok().map(str::to_owned).filter(|k| valid_key(k));
+            let key = raw
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+                .filter(|k| valid_key(k));
             let Some(key) = key else {
                 return failure_response(&Failure::v3(
                     400,
@@ -554,9 +569,7 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
             );
             let request = without_auth(&params);
             let ttl = cfg.idempotency_ttl;
-            state
-                .idempotency
-                .retain(|_, s| s.stored_at + ttl > now);
+            state.idempotency.retain(|_, s| s.stored_at + ttl > now);
             if let Some(stored) = state.idempotency.get(&scope) {
                 let mut resp = if stored.request == request {
                     let mut r = bytes_response(
@@ -723,7 +736,11 @@ pub(crate) fn time_object(start: f64, processing: f64, offset: i32) -> Time {
     t.finish = Some(finish);
     t.duration = Some(finish - start);
     t.processing = Some(processing);
-    t.date_start = Some(DateTime::from_unix(start.floor() as i64, offset).as_str().to_owned());
+    t.date_start = Some(
+        DateTime::from_unix(start.floor() as i64, offset)
+            .as_str()
+            .to_owned(),
+    );
     t.date_finish = Some(
         DateTime::from_unix(finish.floor() as i64, offset)
             .as_str()

@@ -100,8 +100,7 @@ impl Failure {
     /// The HTTP status.
     pub(crate) fn status(&self) -> u16 {
         match self {
-            Failure::V3 { status, .. }
-            | Failure::Classic { status, .. } => *status,
+            Failure::V3 { status, .. } | Failure::Classic { status, .. } => *status,
         }
     }
 

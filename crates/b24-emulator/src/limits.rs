@@ -83,7 +83,9 @@ impl OperatingBudget {
     /// When the oldest live bucket drops out, or `None` when there is none.
     pub(crate) fn reset_at(&mut self, now: f64) -> Option<f64> {
         self.expire(now);
-        self.buckets.first().map(|(_, start, _)| (start + WINDOW).floor())
+        self.buckets
+            .first()
+            .map(|(_, start, _)| (start + WINDOW).floor())
     }
 
     /// Records `seconds` of execution at `now`.

@@ -530,13 +530,7 @@ fn add_user(data: &mut Data, name: &str, role: &str) -> u64 {
 fn add_chat(data: &mut Data, _title: &str, task_id: Option<u64>, members: Vec<u64>) -> u64 {
     let id = data.next_chat;
     data.next_chat += 1;
-    data.chats.insert(
-        id,
-        ChatRec {
-            task_id,
-            members,
-        },
-    );
+    data.chats.insert(id, ChatRec { task_id, members });
     id
 }
 

@@ -54,7 +54,13 @@ impl RecordedRequest {
     }
 }
 
-const SECRET_KEYS: &[&str] = &["auth", "client_secret", "refresh_token", "code", "access_token"];
+const SECRET_KEYS: &[&str] = &[
+    "auth",
+    "client_secret",
+    "refresh_token",
+    "code",
+    "access_token",
+];
 
 /// Replaces secret values in a JSON or form body.
 pub(crate) fn redact_body(body: &[u8]) -> Bytes {

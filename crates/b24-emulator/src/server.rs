@@ -2,6 +2,7 @@
 //! HTTP/2), and the handle that stops it on drop.
 
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
@@ -179,7 +180,8 @@ impl Emulator {
     pub async fn serve_https_on(&self, addr: SocketAddr) -> Result<ServerHandle, ServeError> {
         let hosts: Vec<String> = self.portals().iter().map(|p| p.host().to_owned()).collect();
         let (ca, config) = crate::tls::generate(&hosts)?;
-        self.serve(addr, Some((ca, TlsAcceptor::from(config)))).await
+        self.serve(addr, Some((ca, TlsAcceptor::from(config))))
+            .await
     }
 
     async fn serve(
@@ -271,9 +273,7 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(timeout);
     builder.http2().timer(TokioTimer::new());
-    let _ = builder
-        .serve_connection(TokioIo::new(stream), svc)
-        .await;
+    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
 }
 
 /// Dropped-connection signal for hyper: an error from the service closes the
@@ -330,6 +330,8 @@ struct ServeBody {
     data: Option<Bytes>,
     fail: bool,
     exact: Option<u64>,
+    /// Before failing, wait a moment so the part already written is flushed.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl ServeBody {
@@ -339,6 +341,7 @@ impl ServeBody {
             data: if b.is_empty() { None } else { Some(b) },
             fail: false,
             exact: Some(len),
+            pause: None,
         }
     }
 
@@ -347,6 +350,7 @@ impl ServeBody {
             data: if part.is_empty() { None } else { Some(part) },
             fail: true,
             exact: None,
+            pause: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
         }
     }
 }
@@ -357,11 +361,17 @@ impl Body for ServeBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
         if let Some(d) = this.data.take() {
             return Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        if let Some(pause) = this.pause.as_mut() {
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.pause = None;
         }
         if this.fail {
             this.fail = false;

@@ -35,7 +35,10 @@ fn invalid_filter() -> Failure {
 }
 
 fn unknown_operator() -> Failure {
-    Failure::plain400(ErrorCode::V3UnknownFilterOperator, "Unknown filter operator")
+    Failure::plain400(
+        ErrorCode::V3UnknownFilterOperator,
+        "Unknown filter operator",
+    )
 }
 
 fn invalid_order() -> Failure {
@@ -433,9 +436,7 @@ fn parse_pagination(v: Option<&Value>) -> Result<(usize, usize), Failure> {
         offset = if page <= 0 {
             0
         } else {
-            usize::try_from(page - 1)
-                .unwrap_or(0)
-                .saturating_mul(limit)
+            usize::try_from(page - 1).unwrap_or(0).saturating_mul(limit)
         };
     }
     Ok((limit, offset))

@@ -149,7 +149,7 @@ pub(crate) fn user_json(user: Option<&UserRec>, id: u64, fields: Option<&[String
         Some(fields) => {
             let mut out = Map::new();
             for (k, v) in all {
-                if fields.iter().any(|f| *f == k) {
+                if fields.contains(&k) {
                     out.insert(k, v);
                 }
             }

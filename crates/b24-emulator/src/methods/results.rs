@@ -249,10 +249,7 @@ pub(crate) fn add_from_chat_message(
         }
     };
     // Only `messageId` may be sent; `fileIds` is a known, read-only field.
-    if fields
-        .keys()
-        .any(|k| k != "messageId" && k != "fileIds")
-    {
+    if fields.keys().any(|k| k != "messageId" && k != "fileIds") {
         return Err(unknown_field_in_fields());
     }
     if let Some(v) = fields.get("messageId") {

@@ -35,7 +35,11 @@ pub(crate) fn get(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Valu
             ))
         }
         Some(v) => as_int(v).ok_or_else(|| {
-            Failure::request(top, "id", "Field `id` requires `int` data type for this request")
+            Failure::request(
+                top,
+                "id",
+                "Field `id` requires `int` data type for this request",
+            )
         })?,
     };
     let mut plain: Vec<String> = Vec::new();
@@ -86,9 +90,14 @@ pub(crate) fn get(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Valu
             ))
         }
     }
-    let Some(task) = u64::try_from(id).ok().and_then(|id| ctx.data.tasks.get(&id)) else {
-        return Err(Failure::v3(400, ErrorCode::V3EntityNotFound, "Task not found")
-            .with_field("id", "Task not found"));
+    let Some(task) = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.data.tasks.get(&id))
+    else {
+        return Err(
+            Failure::v3(400, ErrorCode::V3EntityNotFound, "Task not found")
+                .with_field("id", "Task not found"),
+        );
     };
     if !task.is_member(ctx.user) {
         return Err(Failure::access_denied("id"));
@@ -121,7 +130,11 @@ pub(crate) fn get(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Valu
         ("auditors", Value::from(task.auditors.clone())),
         (
             "status",
-            Value::from(if task.completed { "completed" } else { "pending" }),
+            Value::from(if task.completed {
+                "completed"
+            } else {
+                "pending"
+            }),
         ),
     ];
     for (k, v) in extra {

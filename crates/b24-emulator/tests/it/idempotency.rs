@@ -1,0 +1,136 @@
+//! Idempotency-Key on REST 3.0 writes.
+
+use serde_json::json;
+
+use crate::support::Harness;
+
+const ADD: &str = "tasks.task.result.add";
+
+#[tokio::test]
+async fn replay_returns_the_stored_answer_without_a_second_write() {
+    let h = Harness::new();
+    let body = json!({"fields":{"taskId":51,"text":"once"}});
+    let key = [("Idempotency-Key", "add-once-1")];
+    let first = h.v3_with(1, ADD, body.clone(), &key).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.headers["idempotency-key"], "add-once-1");
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    h.clock.advance(std::time::Duration::from_secs(5));
+    let again = h.v3_with(1, ADD, body.clone(), &key).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.headers["idempotency-key"], "add-once-1");
+    assert_eq!(again.body, first.body, "the stored answer, time included");
+    assert_eq!(h.portal.results().len(), 1);
+    // Another key writes again.
+    let other = h
+        .v3_with(1, ADD, body.clone(), &[("Idempotency-Key", "add-once-2")])
+        .await;
+    assert_eq!(other.body["result"]["item"]["id"], 18);
+    // The same key from another user, or for another method, is another scope.
+    let anna = h.v3_with(2, ADD, body.clone(), &key).await;
+    assert!(anna.headers.get("idempotent-replayed").is_none());
+    assert_eq!(h.portal.results().len(), 3);
+    // Expired after 24 h.
+    h.clock.advance(std::time::Duration::from_secs(86_400));
+    let late = h.v3_with(1, ADD, body, &key).await;
+    assert!(late.headers.get("idempotent-replayed").is_none());
+    assert_eq!(h.portal.results().len(), 4);
+}
+
+#[tokio::test]
+async fn same_key_with_another_body_is_422() {
+    let h = Harness::new();
+    let key = [("Idempotency-Key", "k1")];
+    h.v3_with(1, ADD, json!({"fields":{"taskId":51,"text":"a"}}), &key)
+        .await;
+    let r = h
+        .v3_with(1, ADD, json!({"fields":{"taskId":51,"text":"b"}}), &key)
+        .await;
+    r.assert_v3_error(
+        422,
+        "BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION",
+        &[],
+    );
+    assert_eq!(h.portal.results().len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_keys_are_400() {
+    let h = Harness::new();
+    let body = json!({"fields":{"taskId":51,"text":"a"}});
+    let long = "k".repeat(256);
+    for bad in ["", long.as_str(), "tab\there", "ключ"] {
+        let req = http::Request::post(format!("/rest/api/1/{}/{ADD}", h.secret(1)))
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .header(
+                "idempotency-key",
+                http::HeaderValue::from_bytes(bad.as_bytes()).unwrap(),
+            )
+            .body(bytes::Bytes::from(body.to_string()))
+            .unwrap();
+        h.send(req).await.assert_v3_error(
+            400,
+            "BITRIX_REST_V3_EXCEPTION_INVALIDIDEMPOTENCYKEYEXCEPTION",
+            &[],
+        );
+    }
+    let ok = h
+        .v3_with(1, ADD, body, &[("Idempotency-Key", &"k".repeat(255))])
+        .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(h.portal.results().len(), 1);
+}
+
+#[tokio::test]
+async fn errors_are_not_stored() {
+    let h = Harness::new();
+    let key = [("Idempotency-Key", "retry-me")];
+    let body = json!({"fields":{"taskId":53,"text":"a"}});
+    // User 3 is not a member of task 53 yet.
+    let t = h.v3_with(3, ADD, body.clone(), &key).await;
+    assert_eq!(t.status, 403);
+    assert_eq!(t.headers["idempotency-key"], "retry-me");
+    // User 3 cannot get in; user 2 (responsible) calls with the same key: no replay,
+    // and after a failure user 2 can retry with the same key and succeed.
+    let fail = h
+        .v3_with(2, ADD, json!({"fields":{"taskId":53}}), &key)
+        .await;
+    assert_eq!(fail.status, 400);
+    let ok = h.v3_with(2, ADD, body.clone(), &key).await;
+    assert_eq!(ok.status, 200);
+    assert!(ok.headers.get("idempotent-replayed").is_none());
+    let replay = h.v3_with(2, ADD, body, &key).await;
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    assert_eq!(h.portal.results().len(), 1);
+}
+
+#[tokio::test]
+async fn ignored_on_classic_and_on_reads() {
+    let h = Harness::new();
+    let secret = h.secret(1);
+    for _ in 0..2 {
+        let req = http::Request::post(format!("/rest/1/{secret}/im.message.add"))
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .header("idempotency-key", "")
+            .body(bytes::Bytes::from(
+                r#"{"DIALOG_ID":"chat58","MESSAGE":"dup"}"#,
+            ))
+            .unwrap();
+        let r = h.send(req).await;
+        assert_eq!(r.status, 200);
+        assert!(r.headers.get("idempotent-replayed").is_none());
+    }
+    assert_eq!(h.portal.messages(58).len(), 4);
+    let r = h
+        .v3_with(
+            1,
+            "tasks.task.result.list",
+            json!({"filter":[["taskId",51]]}),
+            &[("Idempotency-Key", "")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}

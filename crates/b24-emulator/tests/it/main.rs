@@ -1,0 +1,22 @@
+//! Integration tests of the emulator, against the documented API.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::print_stdout,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod batch;
+mod chat_and_tasks;
+mod faults;
+mod https;
+mod idempotency;
+mod input;
+mod limits;
+mod list;
+mod oauth;
+mod results;
+mod support;

@@ -725,7 +725,17 @@ pub(crate) fn metered_call(
 }
 
 fn envelope(result: Value, time: Time) -> Value {
-    serde_json::to_value(Envelope::new(result, Some(time))).unwrap_or(Value::Null)
+    let mut body = serde_json::to_value(Envelope::new(result, Some(time))).unwrap_or(Value::Null);
+    // The documentation shows `operating_reset_at` as an integer unix timestamp.
+    if let Some(reset) = body
+        .get_mut("time")
+        .and_then(|t| t.get_mut("operating_reset_at"))
+    {
+        if let Some(secs) = reset.as_f64() {
+            *reset = Value::from(secs.floor() as i64);
+        }
+    }
+    body
 }
 
 /// The `time` object of a call that started at `start` and ran `processing` seconds.

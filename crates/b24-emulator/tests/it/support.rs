@@ -152,7 +152,10 @@ pub fn assert_time(body: &Value) {
     for k in ["start", "finish", "duration", "processing", "operating"] {
         assert!(t[k].is_number(), "time.{k} in {body}");
     }
-    assert!(t["operating_reset_at"].is_number(), "{body}");
+    assert!(
+        t["operating_reset_at"].is_i64(),
+        "integer operating_reset_at in {body}"
+    );
     for k in ["date_start", "date_finish"] {
         let s = t[k].as_str().unwrap();
         b24_types::DateTime::parse(s).unwrap();

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use b24_core::engine::{BucketConfig, BudgetConfig, OAuthApp, RetryPolicy};
 use http::HeaderValue;
 use rustls::pki_types::CertificateDer;
 
@@ -50,6 +51,10 @@ pub struct ClientBuilder {
     pub(crate) extra_roots: Vec<CertificateDer<'static>>,
     pub(crate) resolve: HashMap<String, Vec<SocketAddr>>,
     pub(crate) user_agent: String,
+    pub(crate) bucket: BucketConfig,
+    pub(crate) budget: BudgetConfig,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) oauth_app: Option<OAuthApp>,
     pending: Option<BuildError>,
 }
 
@@ -73,6 +78,10 @@ impl fmt::Debug for ClientBuilder {
             .field("extra_roots", &self.extra_roots.len())
             .field("resolve", &self.resolve.len())
             .field("user_agent", &self.user_agent)
+            .field("bucket", &self.bucket)
+            .field("budget", &self.budget)
+            .field("policy", &self.policy)
+            .field("oauth_app", &self.oauth_app)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +102,10 @@ impl ClientBuilder {
             extra_roots: Vec::new(),
             resolve: HashMap::new(),
             user_agent: concat!("b24-hyper/", env!("CARGO_PKG_VERSION")).to_owned(),
+            bucket: BucketConfig::standard(),
+            budget: BudgetConfig::default(),
+            policy: RetryPolicy::default(),
+            oauth_app: None,
             pending: None,
         }
     }
@@ -179,6 +192,37 @@ impl ClientBuilder {
     /// (`integration-name/version` is what Bitrix24 asks for).
     pub fn user_agent(mut self, value: impl Into<String>) -> Self {
         self.user_agent = value.into();
+        self
+    }
+
+    /// The request-rate bucket assumed for portals without their own state
+    /// ([`BucketConfig::standard`] by default: 50 burst, 2 per second; use
+    /// [`BucketConfig::enterprise`] for Enterprise plans). It must match the portal's
+    /// real bucket: the limiter paces calls so the portal never answers 503.
+    pub fn bucket(mut self, bucket: BucketConfig) -> Self {
+        self.bucket = bucket;
+        self
+    }
+
+    /// The operating-time budget rules for portals without their own state.
+    pub fn budget(mut self, budget: BudgetConfig) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The retry policy of every call (per-call override:
+    /// [`CallOptions::policy`](crate::CallOptions::policy)). Without a deadline of its
+    /// own, the policy gets [`call_deadline`](Self::call_deadline).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The OAuth application (client id and secret) used to refresh expired access
+    /// tokens of OAuth portals. The refreshed pair goes to the portal's
+    /// [`TokenStore`](b24_core::engine::TokenStore), which may persist it.
+    pub fn oauth_app(mut self, app: OAuthApp) -> Self {
+        self.oauth_app = Some(app);
         self
     }
 

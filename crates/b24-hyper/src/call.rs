@@ -1,29 +1,131 @@
-//! Running one typed call: [`Client::execute`] and its shorthands.
+//! Running one call: every call goes through the core's [`Exchange`], which decides
+//! about limits, retries, idempotency keys and tokens. This module only carries its
+//! decisions out: it sends, sleeps with `tokio::time::sleep_until`, and refreshes.
 
+use std::time::SystemTime;
+
+use b24_core::engine::{
+    wait_duration, Action, Exchange, ExchangeOptions, RefreshNeeded, RefreshPlan, RetryPolicy,
+    SentState as CoreSent, Timestamp, TokenGeneration, TransportErrorKind, TransportFailure,
+};
 use b24_core::methods::{BatchV3, RawCall};
-use b24_core::{Method, Portal, PreparedCall, Reply};
+use b24_core::{IdempotencyKey, InputError, Method, Portal, Reply};
 
-use crate::client::Client;
-use crate::error::Error;
+use crate::client::{Client, Inner};
+use crate::connect::check_scheme_parts;
+use crate::error::{Error, SentState, TransportError};
+use crate::portals::PortalEntry;
+use crate::trace;
+
+/// Per-call options: the idempotency key and the retry policy.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct CallOptions {
+    key: KeyChoice,
+    policy: Option<RetryPolicy>,
+}
+
+#[derive(Debug, Clone, Default)]
+enum KeyChoice {
+    #[default]
+    Auto,
+    Off,
+    Key(IdempotencyKey),
+}
+
+impl CallOptions {
+    /// The defaults: a generated `Idempotency-Key` for REST 3.0 writes, the client's
+    /// retry policy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends this `Idempotency-Key` on every attempt (REST 3.0 methods only): a call
+    /// repeated later with the same key and body gets the stored answer back.
+    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
+        self.key = KeyChoice::Key(key);
+        self
+    }
+
+    /// Sends no `Idempotency-Key`: a write that may have run is then never repeated.
+    pub fn without_idempotency_key(mut self) -> Self {
+        self.key = KeyChoice::Off;
+        self
+    }
+
+    /// Uses this retry policy for the call instead of the client's.
+    pub fn policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+}
 
 impl Client {
     /// Runs any method against a portal and returns its typed reply.
     ///
+    /// The call is paced by the portal's request-rate limiter and operating budgets,
+    /// retried only where the core's policy says it is safe, and refreshes an expired
+    /// OAuth token once. All of that is decided by `b24-core`.
+    ///
     /// # Errors
     ///
-    /// [`Error::Core`] for bad input, an API error or an unreadable answer;
-    /// [`Error::Transport`] when the request could not be sent or answered.
+    /// [`Error::Core`] for bad input, an API error, an unreadable answer, a transport
+    /// failure the call could not recover from (its source is the [`TransportError`]),
+    /// a spent deadline or operating budget; [`Error::Transport`] when the portal's
+    /// address is refused before anything is sent (plain http).
     pub async fn execute<M>(&self, portal: &Portal, method: M) -> Result<Reply<M::Output>, Error>
     where
-        M: Method + Send + Sync,
+        M: Method + Send,
         M::Output: Send,
     {
-        let settings = &self.inner.settings;
-        let prepared = PreparedCall::with_user_agent(portal, &method, &settings.user_agent_text)?;
-        let deadline = tokio::time::Instant::now() + settings.call_deadline;
-        let request = prepared.request(None, None)?;
-        let response = crate::transport::send_attempt(&self.inner, request, Some(deadline)).await?;
-        Ok(b24_core::parse_response(&method, &response)?)
+        self.execute_with(portal, method, CallOptions::new()).await
+    }
+
+    /// As [`execute`](Self::execute), with per-call options.
+    ///
+    /// # Errors
+    ///
+    /// As [`execute`](Self::execute).
+    pub async fn execute_with<M>(
+        &self,
+        portal: &Portal,
+        method: M,
+        options: CallOptions,
+    ) -> Result<Reply<M::Output>, Error>
+    where
+        M: Method + Send,
+        M::Output: Send,
+    {
+        let inner = &*self.inner;
+        let settings = &inner.settings;
+        // Refused before any state is touched or any connection opened.
+        check_scheme_parts(
+            portal.scheme().as_str(),
+            portal.authority().host(),
+            settings.allow_plain_loopback,
+        )
+        .map_err(|_| Error::Transport(TransportError::InsecureScheme))?;
+
+        let entry = inner.portals.entry(portal);
+        let policy = options.policy.unwrap_or_else(|| settings.policy.clone());
+        let policy = if policy.get_deadline().is_none() {
+            policy.deadline(settings.call_deadline)
+        } else {
+            policy
+        };
+        let deadline =
+            tokio::time::Instant::now() + policy.get_deadline().unwrap_or(settings.call_deadline);
+        let mut exchange_options = ExchangeOptions::new()
+            .policy(policy)
+            .user_agent(settings.user_agent_text.clone());
+        exchange_options = match options.key {
+            KeyChoice::Auto => exchange_options,
+            KeyChoice::Off => exchange_options.without_idempotency_key(),
+            KeyChoice::Key(key) => exchange_options.idempotency_key(key),
+        };
+        let mut exchange = Exchange::with_options(portal, method, &entry.state, exchange_options)?;
+        let span = trace::call_span(exchange.method_name());
+        trace::instrument(span, drive(inner, &entry, &mut exchange, deadline)).await
     }
 
     /// Runs a method by name with JSON parameters (any REST 3.0 or classic method).
@@ -52,4 +154,126 @@ impl Client {
     ) -> Result<Reply<Vec<serde_json::Value>>, Error> {
         self.execute(portal, batch).await
     }
+}
+
+/// The engine's clock: wall-clock milliseconds.
+fn now() -> Timestamp {
+    Timestamp::from_system_time(SystemTime::now())
+}
+
+/// The loop of the engine's contract: poll, carry out, report back.
+async fn drive<M>(
+    inner: &Inner,
+    entry: &PortalEntry,
+    exchange: &mut Exchange<M>,
+    deadline: tokio::time::Instant,
+) -> Result<Reply<M::Output>, Error>
+where
+    M: Method,
+{
+    loop {
+        let action = exchange.poll(now());
+        let outcome = match action {
+            Action::Send(request) => {
+                let attempt = exchange.attempts();
+                match crate::transport::send_attempt(inner, request, Some(deadline)).await {
+                    Ok(response) => {
+                        trace::attempt_answered(attempt, response.status().as_u16());
+                        exchange.handle_response(response, now());
+                    }
+                    Err(err) => {
+                        trace::attempt_failed(attempt, &err);
+                        exchange.handle_transport_error(to_failure(err), now());
+                    }
+                }
+                None
+            }
+            Action::Wait { until, reason } => {
+                let pause = wait_duration(now(), until);
+                trace::waiting(reason, pause);
+                tokio::time::sleep_until(tokio::time::Instant::now() + pause).await;
+                None
+            }
+            Action::RefreshToken(need) => {
+                let outcome = refresh(inner, entry, need, deadline).await;
+                exchange.handle_token(outcome, now());
+                None
+            }
+            Action::Done(result) => Some(result.map_err(Error::from)),
+            _ => Some(Err(Error::Core(b24_core::Error::ExchangeMisuse(
+                "the engine asked for an action this adapter does not know",
+            )))),
+        };
+        while let Some(event) = exchange.poll_event() {
+            trace::event(&event);
+        }
+        if let Some(result) = outcome {
+            return result;
+        }
+    }
+}
+
+/// Obtains a fresh token for `entry`'s portal, once for any number of concurrent
+/// callers: the first takes the lock and refreshes; the others wait on the lock, then
+/// find the store's generation moved past theirs and replay without a request.
+async fn refresh(
+    inner: &Inner,
+    entry: &PortalEntry,
+    need: RefreshNeeded,
+    deadline: tokio::time::Instant,
+) -> Result<TokenGeneration, b24_core::Error> {
+    let store = entry.state.tokens().ok_or(InputError::MissingAccessToken)?;
+    let app = inner.oauth_app.as_ref().ok_or_else(|| {
+        InputError::param(
+            "oauth_app",
+            "refreshing a token needs the OAuth application (ClientBuilder::oauth_app)",
+        )
+    })?;
+    let _single_flight = entry.refresh.lock().await;
+    match need.plan(store.as_ref(), app)? {
+        RefreshPlan::AlreadyRefreshed(generation) => Ok(generation),
+        RefreshPlan::Send { request, pending } => {
+            trace::refreshing();
+            let response = crate::transport::send_attempt(inner, request, Some(deadline))
+                .await
+                .map_err(|err| {
+                    let (kind, sent) = kind_and_sent(&err);
+                    b24_core::Error::Transport {
+                        kind,
+                        sent,
+                        source: Some(Box::new(err)),
+                    }
+                })?;
+            pending.finish(store.as_ref(), &response, now())
+        }
+        _ => Err(b24_core::Error::ExchangeMisuse(
+            "the engine returned a refresh plan this adapter does not know",
+        )),
+    }
+}
+
+/// The engine's view of a transport failure; the typed error rides along as the
+/// source.
+pub(crate) fn to_failure(err: TransportError) -> TransportFailure {
+    let (kind, sent) = kind_and_sent(&err);
+    TransportFailure::new(kind, sent).with_source(err)
+}
+
+/// The engine's words for a transport failure.
+fn kind_and_sent(err: &TransportError) -> (TransportErrorKind, CoreSent) {
+    let kind = match err {
+        TransportError::InsecureScheme
+        | TransportError::InvalidAddress { .. }
+        | TransportError::Connect { .. }
+        | TransportError::Tls { .. } => TransportErrorKind::Connect,
+        TransportError::Timeout { .. } => TransportErrorKind::Timeout,
+        TransportError::BodyTooLarge { .. } => TransportErrorKind::BodyTooLarge,
+        TransportError::Http { .. } => TransportErrorKind::ConnectionClosed,
+        TransportError::Body { .. } => TransportErrorKind::Body,
+    };
+    let sent = match err.sent_state() {
+        SentState::NotSent => CoreSent::NotSent,
+        SentState::MaybeSent => CoreSent::MaybeSent,
+    };
+    (kind, sent)
 }

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use b24_core::engine::{OAuthApp, PortalState, RetryPolicy, TokenStore};
+use b24_core::Portal;
 use bytes::Bytes;
 use http::HeaderValue;
 use http_body_util::Full;
@@ -14,6 +16,7 @@ use rustls::ClientConfig;
 use crate::builder::ClientBuilder;
 use crate::connect::Connector;
 use crate::error::{BuildError, TransportError};
+use crate::portals::Portals;
 use crate::resolve::OverrideResolver;
 
 /// The Bitrix24 client: one pool of HTTP/1.1 and HTTP/2 connections over rustls.
@@ -28,6 +31,8 @@ pub struct Client {
 pub(crate) struct Inner {
     pub(crate) pool: PoolClient<Connector, Full<Bytes>>,
     pub(crate) settings: Settings,
+    pub(crate) portals: Portals,
+    pub(crate) oauth_app: Option<OAuthApp>,
 }
 
 /// Limits and switches the call path reads.
@@ -39,6 +44,7 @@ pub(crate) struct Settings {
     pub(crate) allow_plain_loopback: bool,
     pub(crate) user_agent: HeaderValue,
     pub(crate) user_agent_text: String,
+    pub(crate) policy: RetryPolicy,
 }
 
 impl Client {
@@ -85,7 +91,10 @@ impl Client {
                     allow_plain_loopback: builder.allow_plain_loopback,
                     user_agent,
                     user_agent_text: builder.user_agent,
+                    policy: builder.policy,
                 },
+                portals: Portals::new(builder.bucket, builder.budget),
+                oauth_app: builder.oauth_app,
             }),
         }
     }
@@ -107,10 +116,44 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Installs the shared state of a portal: its limiter, budgets and, for OAuth
+    /// portals, token store. Portals without one get the client's defaults on first
+    /// use. Calls already running keep the state they started with.
+    pub fn register_portal(&self, portal: &Portal, state: PortalState) {
+        self.inner.portals.insert(portal, state);
+    }
+
+    /// Registers an OAuth portal with the store holding its token pair, and the
+    /// client's default limiter and budgets. Refreshed pairs are written to `store`
+    /// (implement [`TokenStore`] to persist them).
+    pub fn register_oauth_portal(&self, portal: &Portal, store: Arc<dyn TokenStore>) {
+        let state = self.inner.portals.default_state().token_store(store);
+        self.inner.portals.insert(portal, state);
+    }
+
+    /// The shared state used for `portal` (made with the defaults if it has none yet).
+    pub fn portal_state(&self, portal: &Portal) -> PortalState {
+        self.inner.portals.entry(portal).state.clone()
+    }
+
+    /// Forgets a portal's state (an app uninstalled, say). True if it had any.
+    pub fn forget_portal(&self, portal: &Portal) -> bool {
+        self.inner.portals.remove(portal)
+    }
+
+    /// How many portals have state in this client.
+    pub fn portal_count(&self) -> usize {
+        self.inner.portals.len()
+    }
+}
+
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("settings", &self.inner.settings)
+            .field("portals", &self.inner.portals.len())
+            .field("oauth_app", &self.inner.oauth_app)
             .finish_non_exhaustive()
     }
 }

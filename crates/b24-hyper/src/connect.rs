@@ -67,9 +67,18 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
 /// loopback host and only when allowed.
 pub(crate) fn check_scheme(uri: &Uri, allow_plain_loopback: bool) -> Result<(), ConnectFailure> {
     let host = uri.host().ok_or(ConnectFailure::NoHost)?;
-    match uri.scheme_str() {
-        Some("https") => Ok(()),
-        Some("http") if allow_plain_loopback && is_loopback_host(host) => Ok(()),
+    check_scheme_parts(uri.scheme_str().unwrap_or(""), host, allow_plain_loopback)
+}
+
+/// [`check_scheme`] on a scheme and host already split.
+pub(crate) fn check_scheme_parts(
+    scheme: &str,
+    host: &str,
+    allow_plain_loopback: bool,
+) -> Result<(), ConnectFailure> {
+    match scheme {
+        "https" => Ok(()),
+        "http" if allow_plain_loopback && is_loopback_host(host) => Ok(()),
         _ => Err(ConnectFailure::InsecureScheme),
     }
 }

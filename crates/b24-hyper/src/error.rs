@@ -318,6 +318,11 @@ impl Error {
         }
     }
 
+    /// The class of an API error (validation, permission, rate limit, ...).
+    pub fn class(&self) -> Option<b24_types::ErrorClass> {
+        self.api_error().map(b24_types::ApiError::class)
+    }
+
     /// The HTTP status, when a response was received.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -326,17 +331,51 @@ impl Error {
         }
     }
 
-    /// The transport failure, if that is what ended the call.
+    /// The transport failure that ended the call, if that is what ended it: found
+    /// through the core's `Transport` error (and the last error of a call that ran out
+    /// of attempts or time).
     pub fn transport(&self) -> Option<&TransportError> {
         match self {
             Error::Transport(e) => Some(e),
-            Error::Core(_) | Error::Paging { .. } => None,
+            Error::Core(e) => core_transport(e),
+            Error::Paging { .. } => None,
         }
     }
 
-    /// True when the call ended on a timeout.
+    /// True when the call ended on a timeout: an attempt or connect timeout, or the
+    /// call's deadline.
     pub fn is_timeout(&self) -> bool {
-        self.transport().is_some_and(TransportError::is_timeout)
+        match self {
+            Error::Transport(e) => e.is_timeout(),
+            Error::Core(e) => core_is_timeout(e),
+            Error::Paging { .. } => false,
+        }
+    }
+}
+
+/// The adapter's error inside a core error, following `last` links.
+fn core_transport(e: &b24_core::Error) -> Option<&TransportError> {
+    match e {
+        b24_core::Error::Transport {
+            source: Some(source),
+            ..
+        } => source.downcast_ref::<TransportError>(),
+        b24_core::Error::RetriesExhausted { last, .. } => core_transport(last),
+        b24_core::Error::DeadlineExceeded {
+            last: Some(last), ..
+        } => core_transport(last),
+        _ => None,
+    }
+}
+
+fn core_is_timeout(e: &b24_core::Error) -> bool {
+    match e {
+        b24_core::Error::DeadlineExceeded { .. } => true,
+        b24_core::Error::Transport { kind, .. } => {
+            *kind == b24_core::engine::TransportErrorKind::Timeout
+        }
+        b24_core::Error::RetriesExhausted { last, .. } => core_is_timeout(last),
+        _ => false,
     }
 }
 

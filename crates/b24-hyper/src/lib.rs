@@ -29,9 +29,11 @@ mod client;
 mod connect;
 mod error;
 mod list;
+mod portals;
 mod resolve;
 mod task_results;
 mod tls;
+mod trace;
 mod transport;
 
 pub use b24_core;
@@ -39,6 +41,7 @@ pub use builder::{
     ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_DEADLINE, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_BODY, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE_PER_HOST,
 };
+pub use call::CallOptions;
 pub use client::Client;
 pub use error::{BuildError, Error, SentState, TimeoutStage, TransportError};
 pub use list::ResultStream;

@@ -9,5 +9,7 @@
     unreachable_pub
 )]
 
+mod emu;
 mod local_server;
+mod methods;
 mod transport;

@@ -101,3 +101,21 @@ async fn one_batch_is_one_bucket_request_but_each_call_costs_operating_time() {
         "Too many requests",
     );
 }
+
+#[tokio::test]
+async fn unaliased_items_are_referenced_by_index() {
+    let h = Harness::new();
+    let r = h
+        .v3(
+            1,
+            "batch",
+            json!([
+                {"method":"tasks.task.get","query":{"id":51,"select":["id","chatId"]}},
+                {"method":"tasks.task.chat.message.send","query":{"fields":{"taskId":{"$ref":"0.id"},"text":"from batch"}}}
+            ]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["result"][1], json!({"result":true}));
+    assert_eq!(h.portal.messages(58).last().unwrap().text, "from batch");
+}

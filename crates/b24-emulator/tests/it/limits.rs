@@ -175,3 +175,29 @@ async fn plain_http_is_refused_unless_allowed() {
         .await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn each_portal_has_its_own_bucket() {
+    let emu = b24_emulator::Emulator::builder()
+        .portal(PortalConfig::new("p1.localhost").bucket(2, 0.0))
+        .portal(PortalConfig::new("p2.localhost").bucket(2, 0.0))
+        .clock(b24_emulator::ManualClock::new(crate::support::START))
+        .build();
+    let call = |host: &'static str| {
+        let emu = emu.clone();
+        async move {
+            let secret = emu.portal(host).unwrap().webhook_secret(1).unwrap();
+            let req = http::Request::post(format!("/rest/api/1/{secret}/tasks.task.get"))
+                .header("host", host)
+                .header("content-type", "application/json")
+                .body(bytes::Bytes::from(r#"{"id":51}"#))
+                .unwrap();
+            emu.handle(req).await.status().as_u16()
+        }
+    };
+    assert_eq!(call("p1.localhost").await, 200);
+    assert_eq!(call("p1.localhost").await, 200);
+    assert_eq!(call("p1.localhost").await, 503);
+    assert_eq!(call("p2.localhost").await, 200);
+    assert_eq!(emu.portal("p1.localhost").unwrap().bucket_level(), 2.0);
+}

@@ -124,6 +124,13 @@ impl Client {
         self.inner.portals.insert(portal, state);
     }
 
+    /// A fresh portal state with the client's default bucket and budgets and a random
+    /// seed, to adjust (`.bucket(..)`, `.token_store(..)`) and
+    /// [`register`](Self::register_portal).
+    pub fn new_portal_state(&self) -> PortalState {
+        self.inner.portals.default_state()
+    }
+
     /// Registers an OAuth portal with the store holding its token pair, and the
     /// client's default limiter and budgets. Refreshed pairs are written to `store`
     /// (implement [`TokenStore`] to persist them).

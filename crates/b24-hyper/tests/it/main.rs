@@ -10,6 +10,8 @@
 )]
 
 mod emu;
+mod limits;
 mod local_server;
 mod methods;
+mod oauth;
 mod transport;

@@ -149,7 +149,7 @@ impl FaultQueue {
         let idx = self
             .faults
             .iter()
-            .position(|f| f.method.as_deref().map_or(true, |m| m == method))?;
+            .position(|f| f.method.as_deref().is_none_or(|m| m == method))?;
         let fault = self.faults.get_mut(idx)?;
         fault.remaining = fault.remaining.saturating_sub(1);
         let action = fault.action.clone();

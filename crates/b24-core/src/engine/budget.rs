@@ -181,8 +181,8 @@ impl MethodBudget {
 
     /// Whether nothing in this state matters any more at `now` (it can be dropped).
     pub fn is_stale(&self, now: Timestamp) -> bool {
-        self.reset_at.map_or(true, |r| r <= now)
-            && self.blocked_until.map_or(true, |b| b <= now)
+        self.reset_at.is_none_or(|r| r <= now)
+            && self.blocked_until.is_none_or(|b| b <= now)
             && self.next_free <= now
     }
 

@@ -92,7 +92,7 @@ pub(crate) fn dialog_messages_get(
     } else {
         let last = int_param(params, "LAST_ID").filter(|l| *l > 0);
         let mut v: Vec<&MessageRec> = in_chat
-            .filter(|m| last.map_or(true, |l| i64::try_from(m.id).is_ok_and(|id| id < l)))
+            .filter(|m| last.is_none_or(|l| i64::try_from(m.id).is_ok_and(|id| id < l)))
             .collect();
         v.reverse();
         v.truncate(limit);

@@ -10,6 +10,7 @@
 )]
 
 mod emu;
+mod faults;
 mod limits;
 mod local_server;
 mod methods;

@@ -15,4 +15,7 @@ mod limits;
 mod local_server;
 mod methods;
 mod oauth;
+mod quickstart;
+#[path = "../../examples/quickstart/flow.rs"]
+mod quickstart_flow;
 mod transport;

@@ -9,6 +9,10 @@
     unreachable_pub
 )]
 
+#[path = "../../examples/blocking_transport.rs"]
+#[allow(dead_code)]
+mod blocking_transport;
+mod custom_transport;
 mod emu;
 mod faults;
 mod limits;

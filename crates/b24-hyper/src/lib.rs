@@ -13,6 +13,51 @@
 //! Policy. Which request to send, whether to retry, how long to wait and what a
 //! response means are decided by `b24-core`; this crate carries those decisions out.
 //!
+//! # Quick look
+//!
+//! ```no_run
+//! use b24_core::Portal;
+//! use b24_hyper::Client;
+//! use b24_types::{MessageId, TaskId};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // One client per process: one pool, one TLS configuration, every portal.
+//! let client = Client::builder().user_agent("my-integration/1.0").build()?;
+//! let portal = Portal::webhook("https://example.bitrix24.com/rest/1/webhookcode/")?;
+//!
+//! // A message of the task's chat becomes the task's result.
+//! let message = client.post_to_task_chat(&portal, TaskId::new(51)?, "Done").await?;
+//! let result = client.task_results(&portal).add_from_chat_message(message).await?;
+//! println!("result {} of task {:?}", result.id, result.task_id);
+//! # let _ = MessageId::new(1)?; Ok(()) }
+//! ```
+//!
+//! [`Client::execute`] runs any [`b24_core::Method`]; [`Client::call`] any method by
+//! name; [`TaskResults::list`] streams every result of a task by keyset paging.
+//!
+//! # Many portals, one process
+//!
+//! Each portal (keyed by host) gets its own request-rate limiter, per-method
+//! operating budgets and, for OAuth portals, token store, made on first use with the
+//! client's defaults ([`ClientBuilder::bucket`], [`ClientBuilder::budget`]) or
+//! installed with [`Client::register_portal`] / [`Client::register_oauth_portal`].
+//! One portal's full bucket, spent budget or expired token never holds up another;
+//! all share one connection pool.
+//!
+//! An expired OAuth token is refreshed once however many calls see the 401 at the
+//! same time (a per-portal lock plus the token store's generation counter); the new
+//! pair goes to the portal's [`TokenStore`](b24_core::engine::TokenStore), which may
+//! persist it.
+//!
+//! # Cargo features
+//!
+//! - `webpki-roots` (default): trust the Mozilla roots compiled in.
+//! - `native-roots`: trust the operating system's roots.
+//! - `ring` (default) / `aws-lc-rs`: the rustls crypto provider (`ring` needs only a C
+//!   compiler; `aws-lc-rs` wins when both are on).
+//! - `tracing`: a span per call (method name) and events per attempt and wait. Never a
+//!   URI, a header value or a body.
+//!
 //! # Security
 //!
 //! - HTTPS only. Plain `http://` is refused before any connection unless the host is a

@@ -290,3 +290,22 @@ fn builder_rejects_bad_settings() {
         Err(b24_hyper::BuildError::Setting { .. })
     ));
 }
+
+#[tokio::test]
+async fn https_to_the_emulator_negotiates_http2() {
+    let env = crate::emu::start().await;
+    let port = env.server.addr().port();
+    let request = post(
+        &format!("https://localhost:{port}/rest/api/1/x/tasks.task.get"),
+        "{\"id\":51}",
+    );
+    let response = env.client.send(request).await.unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    // HTTP/1.1 only when the server offers nothing else is covered by the plain
+    // loopback tests above.
+    assert!(
+        response.status().is_client_error(),
+        "bad secret: {}",
+        response.status()
+    );
+}

@@ -55,6 +55,18 @@ pub trait Method {
     fn accepts_bare_result(&self) -> bool {
         false
     }
+
+    /// True when the portal honours an `Idempotency-Key` on this method, so a key
+    /// makes repeating it after a 5xx or a timeout safe.
+    ///
+    /// REST 3.0 documents keys for create, modify and delete methods only (§1.2), so
+    /// the default is `api() == Api::V3 && repeat() == Repeat::Unsafe`. A method that
+    /// writes but does not honour keys (the REST 3.0 `batch`) returns false: the
+    /// engine then sends it no key, never treats a key as protection for it, and
+    /// refuses a caller's key with an [`InputError`](crate::InputError).
+    fn honours_idempotency_key(&self) -> bool {
+        self.api() == Api::V3 && self.repeat() == Repeat::Unsafe
+    }
 }
 
 impl<M: Method + ?Sized> Method for &M {
@@ -79,5 +91,8 @@ impl<M: Method + ?Sized> Method for &M {
     }
     fn accepts_bare_result(&self) -> bool {
         (**self).accepts_bare_result()
+    }
+    fn honours_idempotency_key(&self) -> bool {
+        (**self).honours_idempotency_key()
     }
 }

@@ -17,9 +17,11 @@
 //!
 //! Headers: `Content-Type: application/json`, `Accept: application/json`,
 //! `User-Agent` (default `b24/<version>`), and `Idempotency-Key` when one is given.
-//! Idempotency keys exist only in REST 3.0; a key for a classic method is refused with
-//! an [`InputError`] rather than silently dropped, so no caller (or retry policy)
-//! believes a classic write is protected against duplicates.
+//! Idempotency keys exist only in REST 3.0, and there only on the create, modify and
+//! delete methods ([`Method::honours_idempotency_key`]); a key for any other method
+//! (a classic one, a read, the REST 3.0 `batch`) is refused with an [`InputError`]
+//! rather than sent to be ignored, so no caller (or retry policy) believes such a
+//! write is protected against duplicates.
 //!
 //! No header carries a secret (the webhook secret is in the path, the token in the
 //! body), so none is marked sensitive; the URI of a webhook request, however, holds
@@ -117,7 +119,7 @@ impl fmt::Debug for RequestOptions {
 ///
 /// [`Error::InvalidInput`] when the method's parameters, its name, the user agent, the
 /// token (missing for OAuth, present for a webhook) or the idempotency key (given for
-/// a classic method) are wrong. Nothing is built then.
+/// a method that does not honour keys) are wrong. Nothing is built then.
 pub fn build_request<M: Method>(
     portal: &Portal,
     method: &M,
@@ -143,6 +145,7 @@ pub struct PreparedCall {
     name: String,
     api: Api,
     repeat: Repeat,
+    honours_key: bool,
     uri: Uri,
     /// The serialised body without `auth`.
     body: Bytes,
@@ -213,6 +216,7 @@ impl PreparedCall {
             name: name.to_owned(),
             api,
             repeat: method.repeat(),
+            honours_key: api.supports_idempotency_key() && method.honours_idempotency_key(),
             uri,
             body: Bytes::from(body),
             user_agent,
@@ -235,6 +239,12 @@ impl PreparedCall {
         self.repeat
     }
 
+    /// Whether the portal honours an `Idempotency-Key` on this call
+    /// ([`Method::honours_idempotency_key`], and REST 3.0).
+    pub fn honours_idempotency_key(&self) -> bool {
+        self.honours_key
+    }
+
     /// The portal the call goes to.
     pub fn portal(&self) -> &Portal {
         &self.portal
@@ -251,7 +261,8 @@ impl PreparedCall {
     ///
     /// [`InputError::MissingAccessToken`] for an OAuth portal without a token (or with
     /// an empty one); [`InputError::Param`] (`auth`) for a webhook portal given a
-    /// token; [`InputError::Param`] (`Idempotency-Key`) for a key on a classic method.
+    /// token; [`InputError::Param`] (`Idempotency-Key`) for a key on a method that does
+    /// not honour keys (a classic method, a read, the REST 3.0 `batch`).
     pub fn request(
         &self,
         access_token: Option<&AccessToken>,
@@ -276,12 +287,8 @@ impl PreparedCall {
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, self.user_agent.clone());
         if let Some(key) = idempotency_key {
-            if !self.api.supports_idempotency_key() {
-                return Err(InputError::param(
-                    "Idempotency-Key",
-                    "classic methods do not honour idempotency keys; only REST 3.0 does",
-                )
-                .into());
+            if !self.honours_key {
+                return Err(unhonoured_key(self.api).into());
             }
             let value =
                 HeaderValue::from_str(key.as_str()).map_err(|_| InputError::IdempotencyKey {
@@ -321,6 +328,17 @@ impl fmt::Debug for PreparedCall {
             .field("body_len", &self.body.len())
             .finish_non_exhaustive()
     }
+}
+
+/// The refusal of an `Idempotency-Key` for a method that does not honour one.
+pub(crate) fn unhonoured_key(api: Api) -> InputError {
+    let reason = if api.supports_idempotency_key() {
+        "this method does not honour idempotency keys; only REST 3.0 create, modify \
+         and delete methods do (not reads, not batch)"
+    } else {
+        "classic methods do not honour idempotency keys; only REST 3.0 does"
+    };
+    InputError::param("Idempotency-Key", reason)
 }
 
 /// Inserts `"auth":"<token>"` as the first key of a serialised JSON object.

@@ -31,13 +31,12 @@ use super::state::PortalState;
 use super::token::TokenGeneration;
 use super::transport::TransportFailure;
 use super::{BudgetVerdict, Timestamp};
-use crate::api::Api;
 use crate::error::{Error, InputError};
 use crate::idempotency_key::IdempotencyKey;
-use crate::method::{Method, Repeat};
+use crate::method::Method;
 use crate::portal::Portal;
 use crate::reply::Reply;
-use crate::request::{PreparedCall, DEFAULT_USER_AGENT};
+use crate::request::{unhonoured_key, PreparedCall, DEFAULT_USER_AGENT};
 use crate::response::parse_response;
 
 /// What the adapter must do next.
@@ -85,11 +84,13 @@ impl<T> fmt::Debug for Action<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyMode {
-    /// Generate one for REST 3.0 writes (`Repeat::Unsafe` on `Api::V3`); none otherwise.
+    /// Generate one for methods that honour keys
+    /// ([`Method::honours_idempotency_key`]: by default REST 3.0 writes, not the
+    /// REST 3.0 `batch`); none otherwise.
     Auto,
     /// Send none (writes are then never repeated once they may have run).
     Off,
-    /// Send this one (REST 3.0 methods only).
+    /// Send this one (only for methods that honour keys; refused for the others).
     Key(IdempotencyKey),
 }
 
@@ -124,7 +125,8 @@ impl ExchangeOptions {
         self
     }
 
-    /// Sends this `Idempotency-Key` on every attempt (REST 3.0 methods only).
+    /// Sends this `Idempotency-Key` on every attempt (methods that honour keys only;
+    /// [`Exchange::with_options`] refuses it for the others).
     pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
         self.key = KeyMode::Key(key);
         self
@@ -198,7 +200,8 @@ impl<M: Method> Exchange<M> {
     /// # Errors
     ///
     /// As [`Exchange::new`], plus [`Error::InvalidInput`] for a user-supplied key on a
-    /// classic method or an invalid user agent.
+    /// method that does not honour keys ([`Method::honours_idempotency_key`]: a classic
+    /// method, a read, the REST 3.0 `batch`) or an invalid user agent.
     pub fn with_options(
         portal: &Portal,
         method: M,
@@ -210,25 +213,19 @@ impl<M: Method> Exchange<M> {
         if portal.is_oauth() && state.tokens().is_none() {
             return Err(InputError::MissingAccessToken.into());
         }
+        // Only a key the portal honours protects a repeat, so only such a key is ever
+        // sent: generated for methods that honour keys, refused for the others.
         let key = match options.key {
             KeyMode::Off => None,
             KeyMode::Key(key) => {
-                if !call.api().supports_idempotency_key() {
-                    return Err(InputError::param(
-                        "Idempotency-Key",
-                        "classic methods do not honour idempotency keys; only REST 3.0 does",
-                    )
-                    .into());
+                if !call.honours_idempotency_key() {
+                    return Err(unhonoured_key(call.api()).into());
                 }
                 Some(key)
             }
-            KeyMode::Auto => {
-                if call.api() == Api::V3 && call.repeat() == Repeat::Unsafe {
-                    Some(state.keys().next_key())
-                } else {
-                    None
-                }
-            }
+            KeyMode::Auto => call
+                .honours_idempotency_key()
+                .then(|| state.keys().next_key()),
         };
         Ok(Self {
             method,
@@ -547,7 +544,8 @@ impl<M: Method> Exchange<M> {
         reset_at: Option<Timestamp>,
         now: Timestamp,
     ) {
-        let facts = CallFacts::new(self.call.repeat(), self.key.is_some(), self.attempts).oauth(
+        let protected = self.key.is_some() && self.call.honours_idempotency_key();
+        let facts = CallFacts::new(self.call.repeat(), protected, self.attempts).oauth(
             self.call.portal().is_oauth() && self.state.tokens().is_some(),
             self.token_refreshed,
         );

@@ -11,7 +11,7 @@
 //! | `Overloaded` | stop: a manual block is never retried |
 //! | `TokenExpired` | ask for a fresh token once (OAuth only), then replay; a second one stops |
 //! | `Rejected(_)` | stop: validation, permission, scope, not-found, key reuse are final |
-//! | `ServerError`, `Transport(MaybeSent)` | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key`; else stop |
+//! | `ServerError`, `Transport(MaybeSent)` | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key` it honours; else stop |
 //! | `Transport(NotSent)` | retry after backoff (the call never left) |
 //! | `Unrecognised` | stop |
 //!
@@ -206,7 +206,9 @@ impl RetryPolicy {
 pub struct CallFacts {
     /// Whether the method may be repeated freely.
     pub repeat: Repeat,
-    /// Whether every attempt carries the same `Idempotency-Key`.
+    /// Whether every attempt carries the same `Idempotency-Key`, on a method that
+    /// honours it ([`Method::honours_idempotency_key`](crate::Method::honours_idempotency_key));
+    /// a key the portal ignores protects nothing and does not count.
     pub has_idempotency_key: bool,
     /// Attempts made so far, the one just ended included (1 after the first).
     pub attempts: u32,

@@ -9,6 +9,11 @@
 //! The body is an array, so an OAuth access token has no documented place in it: a
 //! REST 3.0 batch is built for webhook portals only, and refused with an
 //! [`InputError`] for OAuth portals.
+//!
+//! The portal honours `Idempotency-Key` only on create, modify and delete methods
+//! (§1.2), not on `batch`, so a batch never carries a key
+//! ([`Method::honours_idempotency_key`] is false): a batch holding a write is not
+//! repeated once it may have run, and a caller's key for it is refused.
 
 use std::collections::HashSet;
 
@@ -327,5 +332,9 @@ impl Method for BatchV3 {
     }
     fn decode(&self, result: Value) -> Result<Vec<Value>, Error> {
         decode_json(result)
+    }
+    /// Always false: the portal does not honour `Idempotency-Key` on `batch`.
+    fn honours_idempotency_key(&self) -> bool {
+        false
     }
 }

@@ -14,12 +14,24 @@ use crate::request::validate_method_name;
 /// [`RawCall::with_repeat`]. `rest.documentation.openapi` (and its alias
 /// `documentation`) may answer without the `{"result"}` envelope; a raw call to them
 /// accepts both forms.
+///
+/// # Idempotency keys
+///
+/// Whether the portal honours an `Idempotency-Key` on the method is for the caller to
+/// state with [`RawCall::with_idempotency`]. Without it, a REST 3.0 write
+/// ([`Repeat::Unsafe`]) is taken to honour keys, except a method named `batch`: most
+/// REST 3.0 writes called by name are the create, modify and delete methods the
+/// platform documents keys for (§1.2), and without a key such a write could never be
+/// repeated after a timeout. Mark a REST 3.0 write that does not honour keys with
+/// `with_idempotency(false)`, or a repeat after a 5xx or a timeout could run it twice.
+/// Classic methods never honour keys, whatever is stated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawCall {
     name: String,
     api: Api,
     params: Map<String, Value>,
     repeat: Repeat,
+    idempotency: Option<bool>,
 }
 
 impl RawCall {
@@ -36,6 +48,7 @@ impl RawCall {
             api,
             params: Map::new(),
             repeat: Repeat::Unsafe,
+            idempotency: None,
         })
     }
 
@@ -69,6 +82,15 @@ impl RawCall {
     #[must_use]
     pub fn with_repeat(mut self, repeat: Repeat) -> Self {
         self.repeat = repeat;
+        self
+    }
+
+    /// States whether the portal honours an `Idempotency-Key` on this method (see
+    /// [the type docs](RawCall#idempotency-keys) for the default). Ignored for classic
+    /// methods, which never honour keys.
+    #[must_use]
+    pub fn with_idempotency(mut self, honoured: bool) -> Self {
+        self.idempotency = Some(honoured);
         self
     }
 
@@ -111,6 +133,12 @@ impl Method for RawCall {
     }
     fn decode(&self, result: Value) -> Result<Value, Error> {
         Ok(result)
+    }
+    fn honours_idempotency_key(&self) -> bool {
+        self.api == Api::V3
+            && self.idempotency.unwrap_or_else(|| {
+                self.repeat == Repeat::Unsafe && !self.name.eq_ignore_ascii_case("batch")
+            })
     }
     fn accepts_bare_result(&self) -> bool {
         matches!(

@@ -264,8 +264,29 @@ fn idempotency_key_is_sent_for_v3_and_refused_for_classic() {
         Error::InvalidInput(InputError::Param { ref field, .. }) if field == "Idempotency-Key"
     ));
     let prepared = PreparedCall::new(&webhook(), &classic).unwrap();
+    assert!(!prepared.honours_idempotency_key());
     assert!(prepared.request(None, Some(&key)).is_err());
     assert!(prepared.request(None, None).is_ok());
+
+    // The REST 3.0 batch ignores keys (§1.2): refused too, even holding a write.
+    let add = b24_core::methods::TaskResultAdd::new(TaskId::new(51).unwrap(), "x").unwrap();
+    let batch = b24_core::methods::BatchV3::new()
+        .push(b24_core::methods::BatchCommand::from_method(&add).unwrap())
+        .unwrap();
+    assert_eq!(batch.repeat(), Repeat::Unsafe);
+    let err = build_request(
+        &webhook(),
+        &batch,
+        &RequestOptions::new().idempotency_key(key.clone()),
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidInput(InputError::Param { ref field, .. }) if field == "Idempotency-Key"
+    ));
+    assert!(PreparedCall::new(&webhook(), &m)
+        .unwrap()
+        .honours_idempotency_key());
 }
 
 #[test]

@@ -11,11 +11,14 @@ use b24_core::engine::{
     TokenStore, TransportErrorKind, TransportFailure, WaitReason,
 };
 use b24_core::http;
-use b24_core::methods::{DialogId, ImMessageAdd, TaskResultAdd, TaskResultAddFromChatMessage};
+use b24_core::methods::{
+    BatchCommand, BatchV3, DialogId, ImMessageAdd, RawCall, TaskGet, TaskResultAdd,
+    TaskResultAddFromChatMessage,
+};
 use b24_core::types::{
     AccessToken, ChatId, ClientSecret, ErrorCode, MessageId, RefreshToken, TaskId,
 };
-use b24_core::{Error, Method, Portal, Reply};
+use b24_core::{Api, Error, IdempotencyKey, InputError, Method, Portal, Reply};
 
 const T0: u64 = 1_777_530_000_000;
 
@@ -814,4 +817,156 @@ fn driving_out_of_order_is_a_typed_error() {
     // Inputs that are not owed are ignored.
     ex.handle_response(respond(200, r#"{"result":1}"#), t0());
     assert!(ex.is_finished());
+}
+
+/// A REST 3.0 batch holding a write and a read.
+fn batch_with_a_write() -> BatchV3 {
+    let add = TaskResultAdd::new(TaskId::new(51).unwrap(), "Task completed").unwrap();
+    let get = TaskGet::for_chat(TaskId::new(51).unwrap());
+    BatchV3::new()
+        .push(BatchCommand::from_method(&add).unwrap())
+        .unwrap()
+        .push(BatchCommand::from_method(&get).unwrap())
+        .unwrap()
+}
+
+fn is_key_refusal(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::InvalidInput(InputError::Param { field, .. }) if field == "Idempotency-Key"
+    )
+}
+
+#[test]
+fn a_batch_with_writes_gets_no_key_and_is_not_repeated_once_it_may_have_run() {
+    let state = PortalState::new(7);
+    let batch = batch_with_a_write();
+    assert!(!batch.honours_idempotency_key());
+    let ex = Exchange::new(&webhook(), batch.clone(), &state).unwrap();
+    assert!(ex.idempotency_key().is_none());
+    let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
+    assert!(
+        matches!(
+            run.result,
+            Err(Error::Transport {
+                sent: SentState::MaybeSent,
+                ..
+            })
+        ),
+        "{:?}",
+        run.result.err()
+    );
+    assert_eq!(run.sent.len(), 1, "a batch holding a write is not repeated");
+    assert!(
+        key_of(&run.sent[0]).is_none(),
+        "batch ignores keys: none sent"
+    );
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::AttemptStarted {
+            idempotency_key: false,
+            ..
+        }
+    )));
+
+    // A 5xx is not repeated either.
+    let ex = Exchange::new(&webhook(), batch.clone(), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![answer(
+            500,
+            &v3_error("BITRIX_REST_V3_EXCEPTION_INTERNAL_INTERNALEXCEPTION"),
+        )],
+        t0(),
+    );
+    assert_eq!(run.result.unwrap_err().status(), Some(500));
+    assert_eq!(run.sent.len(), 1);
+
+    // A caller's key for a batch is refused before any request.
+    let opts = ExchangeOptions::new().idempotency_key(IdempotencyKey::new("batch-1").unwrap());
+    let err = Exchange::with_options(&webhook(), batch, &state, opts).unwrap_err();
+    assert!(is_key_refusal(&err), "{err:?}");
+}
+
+#[test]
+fn a_batch_of_reads_is_repeated_without_a_key() {
+    let state = PortalState::new(7);
+    let get = TaskGet::for_chat(TaskId::new(51).unwrap());
+    let batch = BatchV3::new()
+        .push(BatchCommand::from_method(&get).unwrap())
+        .unwrap();
+    let ex = Exchange::new(&webhook(), batch, &state).unwrap();
+    let run = drive(
+        ex,
+        vec![
+            Step::Fail(TransportFailure::timeout()),
+            answer(200, r#"{"result":[{"item":{"id":51}}]}"#),
+        ],
+        t0(),
+    );
+    assert_eq!(run.result.unwrap().result.len(), 1);
+    assert_eq!(run.sent.len(), 2);
+    assert!(run.sent.iter().all(|r| key_of(r).is_none()));
+}
+
+#[test]
+fn a_key_on_a_read_is_refused() {
+    let state = PortalState::new(7);
+    let opts = ExchangeOptions::new().idempotency_key(IdempotencyKey::new("read-1").unwrap());
+    let err = Exchange::with_options(
+        &webhook(),
+        TaskGet::for_chat(TaskId::new(51).unwrap()),
+        &state,
+        opts,
+    )
+    .unwrap_err();
+    assert!(is_key_refusal(&err), "{err:?}");
+}
+
+#[test]
+fn raw_calls_state_whether_keys_are_honoured() {
+    let state = PortalState::new(7);
+    let timeout_then_ok = || {
+        vec![
+            Step::Fail(TransportFailure::timeout()),
+            answer(200, r#"{"result":{"item":{"id":18}}}"#),
+        ]
+    };
+    // By default a REST 3.0 write by name honours keys: keyed, repeated.
+    let raw = RawCall::new("tasks.task.result.add", Api::V3).unwrap();
+    assert!(raw.honours_idempotency_key());
+    let ex = Exchange::new(&webhook(), raw.clone(), &state).unwrap();
+    let run = drive(ex, timeout_then_ok(), t0());
+    run.result.unwrap();
+    assert_eq!(run.sent.len(), 2);
+    assert!(key_of(&run.sent[0]).is_some());
+    assert_eq!(key_of(&run.sent[0]), key_of(&run.sent[1]));
+
+    // Stated otherwise: no key, not repeated once it may have run, a key refused.
+    let raw = raw.with_idempotency(false);
+    let ex = Exchange::new(&webhook(), raw.clone(), &state).unwrap();
+    assert!(ex.idempotency_key().is_none());
+    let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
+    assert!(run.result.is_err());
+    assert_eq!(run.sent.len(), 1);
+    assert!(key_of(&run.sent[0]).is_none());
+    let opts = ExchangeOptions::new().idempotency_key(IdempotencyKey::new("k").unwrap());
+    assert!(is_key_refusal(
+        &Exchange::with_options(&webhook(), raw, &state, opts).unwrap_err()
+    ));
+
+    // A raw REST 3.0 `batch` does not honour keys by default.
+    let raw = RawCall::new("batch", Api::V3).unwrap();
+    assert!(!raw.honours_idempotency_key());
+    assert!(!raw
+        .clone()
+        .with_repeat(b24_core::Repeat::Unsafe)
+        .honours_idempotency_key());
+    // Classic methods never do, whatever is stated.
+    let raw = RawCall::new("im.message.add", Api::Classic)
+        .unwrap()
+        .with_idempotency(true);
+    assert!(!raw.honours_idempotency_key());
+    let ex = Exchange::new(&webhook(), raw, &state).unwrap();
+    assert!(ex.idempotency_key().is_none());
 }

@@ -70,7 +70,9 @@ pub enum Error {
     OperatingLimit {
         /// The method.
         method: String,
-        /// When the budget resets (the portal's `operating_reset_at`, or an estimate).
+        /// When calls of the method may go again: the portal's `operating_reset_at`
+        /// plus the reset margin (1 s by default, for the whole-second figure and clock
+        /// skew), or an estimate when no reset time is known.
         reset_at: crate::engine::Timestamp,
         /// The portal's 429 answer, when there was one (a hold before sending has none).
         #[source]

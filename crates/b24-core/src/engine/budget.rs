@@ -57,7 +57,7 @@ impl Default for BudgetConfig {
             limit: DEFAULT_OPERATING_LIMIT,
             slow_from: 0.8,
             hold_margin: Duration::from_secs(5),
-            reset_margin: Duration::from_secs(1),
+            reset_margin: super::policy::DEFAULT_RESET_MARGIN,
             max_spacing: Duration::from_secs(7),
         }
     }

@@ -122,8 +122,9 @@
 //! - `QUERY_LIMIT_EXCEEDED` (or a 503 without a code) is retried after exponential
 //!   backoff with jitter, and the limiter is told the bucket is full;
 //! - a 429 (`OPERATION_TIME_LIMIT`, `BITRIX_REST_V3_EXCEPTION_RATELIMITEXCEPTION`)
-//!   waits until `operating_reset_at` (or [`OPERATING_FALLBACK_WAIT`] when the answer
-//!   names none) if that is within the maximum wait, and otherwise ends with
+//!   waits until `operating_reset_at` plus [`RetryPolicy::reset_margin`] (1 s, as a
+//!   hold before sending does), or [`OPERATING_FALLBACK_WAIT`] when no reset time is
+//!   known, if that is within the maximum wait, and otherwise ends with
 //!   [`Error::OperatingLimit`](crate::Error::OperatingLimit); later calls of the same
 //!   method are held too;
 //! - `OVERLOAD_LIMIT` (a manual block) is never retried;
@@ -198,7 +199,8 @@ pub use oauth::{
 };
 pub use policy::{
     CallFacts, Decision, RetryPolicy, RetryReason, StopReason, DEFAULT_BASE_BACKOFF,
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_OPERATING_WAIT, OPERATING_FALLBACK_WAIT,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_OPERATING_WAIT, DEFAULT_RESET_MARGIN,
+    OPERATING_FALLBACK_WAIT,
 };
 pub use state::{BudgetStore, MemoryBudgetStore, MemoryRateLimiter, PortalState, RateLimiter};
 pub use timestamp::Timestamp;

@@ -7,7 +7,7 @@
 //! | class | decision |
 //! |---|---|
 //! | `RateLimited` | retry after backoff (the call never ran) |
-//! | `OperatingLimit` | wait until the reset when within `max_operating_wait`, else stop with the reset time |
+//! | `OperatingLimit` | wait until the reset plus `reset_margin` when within `max_operating_wait`, else stop with that time |
 //! | `Overloaded` | stop: a manual block is never retried |
 //! | `TokenExpired` | ask for a fresh token once (OAuth only), then replay; a second one stops |
 //! | `Rejected(_)` | stop: validation, permission, scope, not-found, key reuse are final |
@@ -43,6 +43,12 @@ pub const DEFAULT_MAX_OPERATING_WAIT: Duration = Duration::from_secs(60);
 /// platform's operating-time buckets (ten one-minute buckets over a rolling ten
 /// minutes), so it is the shortest wait after which the total can have changed.
 pub const OPERATING_FALLBACK_WAIT: Duration = Duration::from_secs(60);
+/// The default margin added to a reported `operating_reset_at` before a call is
+/// sent again after a 429. The platform reports the reset in whole seconds and its
+/// clock may differ from this machine's, so without it a retry can arrive up to a
+/// second early and meet a second 429. The same figure as the budget's
+/// [`BudgetConfig::reset_margin`](super::BudgetConfig::reset_margin) default.
+pub const DEFAULT_RESET_MARGIN: Duration = Duration::from_secs(1);
 
 /// How a call retries: plain data, cheap to clone.
 ///
@@ -53,6 +59,7 @@ pub struct RetryPolicy {
     backoff: Backoff,
     max_operating_wait: Duration,
     operating_fallback: Duration,
+    reset_margin: Duration,
     deadline: Option<Duration>,
 }
 
@@ -63,6 +70,7 @@ impl Default for RetryPolicy {
             backoff: Backoff::new(DEFAULT_BASE_BACKOFF, DEFAULT_MAX_BACKOFF),
             max_operating_wait: DEFAULT_MAX_OPERATING_WAIT,
             operating_fallback: OPERATING_FALLBACK_WAIT,
+            reset_margin: DEFAULT_RESET_MARGIN,
             deadline: None,
         }
     }
@@ -100,6 +108,16 @@ impl RetryPolicy {
         self
     }
 
+    /// Added to a reported reset time after a 429 before the call is sent again
+    /// (default 1 s, [`DEFAULT_RESET_MARGIN`]), for the whole-second reset and clock
+    /// skew between the portal and this machine. Not added to the
+    /// [`operating_fallback`](RetryPolicy::operating_fallback), which is an estimate on
+    /// this machine's clock.
+    pub fn reset_margin(mut self, d: Duration) -> Self {
+        self.reset_margin = d;
+        self
+    }
+
     /// An overall deadline for one call, counted from its first poll: waits that
     /// would end after it are not started, and the call ends with
     /// [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded).
@@ -123,6 +141,11 @@ impl RetryPolicy {
         self.max_operating_wait
     }
 
+    /// The margin added to a reported reset time after a 429.
+    pub fn get_reset_margin(&self) -> Duration {
+        self.reset_margin
+    }
+
     /// The overall deadline, if any.
     pub fn get_deadline(&self) -> Option<Duration> {
         self.deadline
@@ -131,7 +154,9 @@ impl RetryPolicy {
     /// Decides what to do after an attempt that ended in `class`.
     ///
     /// `operating_reset_at` is the reset time known for the method (from the error
-    /// body or earlier replies), used only for `OperatingLimit`.
+    /// body or earlier replies), used only for `OperatingLimit`: the call goes again at
+    /// that time plus [`reset_margin`](RetryPolicy::reset_margin), or, when it is
+    /// unknown or past, after [`operating_fallback`](RetryPolicy::operating_fallback).
     pub fn decide(
         &self,
         class: OutcomeClass,
@@ -172,6 +197,7 @@ impl RetryPolicy {
             OutcomeClass::OperatingLimit => {
                 let until = operating_reset_at
                     .filter(|t| *t > now)
+                    .map(|t| t.saturating_add(self.reset_margin))
                     .unwrap_or_else(|| now.saturating_add(self.operating_fallback));
                 if until.saturating_duration_since(now) > self.max_operating_wait {
                     Decision::Stop(StopReason::OperatingLimit { reset_at: until })

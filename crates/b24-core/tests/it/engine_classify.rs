@@ -214,8 +214,9 @@ fn expected_decision(class: OutcomeClass, kind: Kind, now: Timestamp) -> Decisio
     };
     match class {
         C::RateLimited => retry(RetryReason::RateLimited),
+        // The reset 30 s ahead plus the 1 s reset margin.
         C::OperatingLimit => Decision::WaitUntil {
-            until: now.saturating_add(Duration::from_secs(30)),
+            until: now.saturating_add(Duration::from_secs(31)),
             reason: RetryReason::OperatingLimit,
         },
         C::Overloaded => Decision::Stop(StopReason::Overloaded),
@@ -358,9 +359,25 @@ fn operating_limit_waits_or_stops_with_the_reset_time() {
     let mut j = Jitter::new(1);
     let f = facts(Kind::UnsafeNoKey, 1);
     let in_30 = now.saturating_add(Duration::from_secs(30));
+    let in_31 = now.saturating_add(Duration::from_secs(31));
     let default = RetryPolicy::default();
+    assert_eq!(default.get_reset_margin(), Duration::from_secs(1));
+    // The reported reset plus the reset margin (whole seconds, clock skew).
     assert_eq!(
         default.decide(C::OperatingLimit, &f, Some(in_30), now, &mut j),
+        Decision::WaitUntil {
+            until: in_31,
+            reason: RetryReason::OperatingLimit
+        }
+    );
+    assert_eq!(
+        default.clone().reset_margin(Duration::ZERO).decide(
+            C::OperatingLimit,
+            &f,
+            Some(in_30),
+            now,
+            &mut j
+        ),
         Decision::WaitUntil {
             until: in_30,
             reason: RetryReason::OperatingLimit
@@ -369,7 +386,15 @@ fn operating_limit_waits_or_stops_with_the_reset_time() {
     let short = RetryPolicy::default().max_operating_wait(Duration::from_secs(10));
     assert_eq!(
         short.decide(C::OperatingLimit, &f, Some(in_30), now, &mut j),
-        Decision::Stop(StopReason::OperatingLimit { reset_at: in_30 })
+        Decision::Stop(StopReason::OperatingLimit { reset_at: in_31 })
+    );
+    // The margin counts towards the longest wait.
+    assert_eq!(
+        default
+            .clone()
+            .max_operating_wait(Duration::from_secs(30))
+            .decide(C::OperatingLimit, &f, Some(in_30), now, &mut j),
+        Decision::Stop(StopReason::OperatingLimit { reset_at: in_31 })
     );
     // No reset time known: the documented 60 s fallback.
     assert_eq!(

@@ -419,17 +419,38 @@ fn a_429_is_waited_out_when_the_reset_is_near_enough() {
         t0(),
     );
     run.result.unwrap();
+    // The reset is a whole second on the portal's clock: the retry waits one second
+    // past it (the default reset margin), as a hold before sending does.
     assert_eq!(
         run.waits,
         vec![(
-            Timestamp::from_unix_secs(reset_secs),
+            Timestamp::from_unix_secs(reset_secs + 1),
             WaitReason::BudgetReset
         )]
     );
     assert!(run.events.iter().any(
         |e| matches!(e, Event::Waiting { reason: WaitReason::BudgetReset, duration, .. }
-            if *duration >= Duration::from_millis(29_800) && *duration <= Duration::from_secs(30))
+            if *duration == Duration::from_millis(30_900))
     ));
+
+    // The margin is a policy setting.
+    let state = PortalState::new(7);
+    let opts = ExchangeOptions::new()
+        .policy(RetryPolicy::default().reset_margin(Duration::from_millis(2_500)));
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
+    let run = drive(
+        ex,
+        vec![answer(429, &body), answer(200, &item_ok(reset_secs + 60))],
+        t0(),
+    );
+    run.result.unwrap();
+    assert_eq!(
+        run.waits,
+        vec![(
+            Timestamp::from_unix_millis(reset_secs * 1000 + 2_500),
+            WaitReason::BudgetReset
+        )]
+    );
 }
 
 #[test]
@@ -450,7 +471,8 @@ fn a_429_with_a_far_reset_is_a_typed_error_and_holds_later_calls() {
             last,
         }) => {
             assert_eq!(method, "tasks.task.result.addfromchatmessage");
-            assert_eq!(*reset_at, Timestamp::from_unix_secs(reset_secs));
+            // The reported reset plus the 1 s margin: when a call may go again.
+            assert_eq!(*reset_at, Timestamp::from_unix_secs(reset_secs + 1));
             assert_eq!(last.as_ref().map(|e| e.status), Some(429));
         }
         other => panic!("{other:?}"),

@@ -125,15 +125,17 @@ pub enum Error {
 }
 
 impl Error {
-    /// The API error code, for API errors.
+    /// The API error code of the portal's answer behind this error (see
+    /// [`Error::api_error`]).
     pub fn code(&self) -> Option<&ErrorCode> {
-        match self {
-            Error::Api(e) => Some(&e.code),
-            _ => None,
-        }
+        self.api_error().map(|e| &e.code)
     }
 
-    /// The HTTP status, when a response was received.
+    /// The HTTP status, when a response was received. Like the other accessors it
+    /// follows `last` through [`Error::RetriesExhausted`], [`Error::DeadlineExceeded`],
+    /// [`Error::OperatingLimit`] and [`Error::TokenRejected`]; it also answers for
+    /// bodies that were not an error answer ([`Error::Decode`],
+    /// [`Error::UnexpectedBody`]) and for a failed token refresh.
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api(e) => Some(e.status),
@@ -148,15 +150,35 @@ impl Error {
         }
     }
 
-    /// The API error, if this is one.
+    /// The portal's error answer behind this error: the [`ApiError`] of
+    /// [`Error::Api`], or the `last` answer of [`Error::RetriesExhausted`],
+    /// [`Error::DeadlineExceeded`] (followed through to the last attempt's error),
+    /// [`Error::OperatingLimit`] and [`Error::TokenRejected`]. `None` when no error
+    /// answer was received (a hold before sending, a transport failure, bad input).
+    ///
+    /// [`Error::code`], [`Error::class`] and [`Error::status`] follow `last` the same
+    /// way, so a call that gave up after repeated `QUERY_LIMIT_EXCEEDED` answers has
+    /// `class() == Some(ErrorClass::RateLimited)`; match on the variant to tell a
+    /// final answer from one the engine gave up on.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
             Error::Api(e) => Some(e),
-            _ => None,
+            Error::OperatingLimit { last, .. } | Error::TokenRejected { last, .. } => {
+                last.as_deref()
+            }
+            Error::RetriesExhausted { last, .. } => last.api_error(),
+            Error::DeadlineExceeded { last, .. } => last.as_deref().and_then(Error::api_error),
+            Error::InvalidInput(_)
+            | Error::Decode { .. }
+            | Error::UnexpectedBody { .. }
+            | Error::Transport { .. }
+            | Error::TokenRefresh(_)
+            | Error::ExchangeMisuse(_) => None,
         }
     }
 
-    /// The class of an API error.
+    /// The class of the portal's error answer behind this error (see
+    /// [`Error::api_error`]), by [`ApiError::class`].
     pub fn class(&self) -> Option<ErrorClass> {
         self.api_error().map(ApiError::class)
     }

@@ -992,3 +992,113 @@ fn raw_calls_state_whether_keys_are_honoured() {
     let ex = Exchange::new(&webhook(), raw, &state).unwrap();
     assert!(ex.idempotency_key().is_none());
 }
+
+#[test]
+fn error_accessors_follow_last_through_every_wrapper() {
+    use b24_core::types::ErrorClass;
+    let state = PortalState::new(7);
+
+    // Gave up after repeated QUERY_LIMIT_EXCEEDED.
+    let opts = ExchangeOptions::new().policy(RetryPolicy::default().max_attempts(2));
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
+    let storm = (0..2)
+        .map(|_| answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")))
+        .collect();
+    let err = drive(ex, storm, t0()).result.unwrap_err();
+    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err:?}");
+    assert_eq!(err.class(), Some(ErrorClass::RateLimited));
+    assert_eq!(err.code(), Some(&ErrorCode::QueryLimitExceeded));
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(err.api_error().map(|e| e.status), Some(503));
+
+    // A 429 whose reset is too far away.
+    let opts =
+        ExchangeOptions::new().policy(RetryPolicy::default().max_operating_wait(Duration::ZERO));
+    let ex = Exchange::with_options(&webhook(), im_add(), &state, opts.clone()).unwrap();
+    let err = drive(
+        ex,
+        vec![answer(429, &classic_error("OPERATION_TIME_LIMIT"))],
+        t0(),
+    )
+    .result
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::OperatingLimit { last: Some(_), .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), Some(ErrorClass::OperatingLimit));
+    assert_eq!(err.code(), Some(&ErrorCode::OperationTimeLimit));
+    assert_eq!(err.status(), Some(429));
+    // Held before sending: no answer behind it, so every accessor says none.
+    let ex = Exchange::with_options(&webhook(), im_add(), &state, opts).unwrap();
+    let err = drive(ex, vec![], t0()).result.unwrap_err();
+    assert!(
+        matches!(err, Error::OperatingLimit { last: None, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        (
+            err.class(),
+            err.code(),
+            err.status(),
+            err.api_error().is_some()
+        ),
+        (None, None, None, false)
+    );
+
+    // A deadline that passed after a failed attempt, and one wrapping a give-up.
+    let api = b24_core::types::ApiError::new(
+        503,
+        ErrorCode::QueryLimitExceeded,
+        "Too many requests",
+        b24_core::types::ErrorShape::Classic,
+    );
+    let deadline = Error::DeadlineExceeded {
+        attempts: 2,
+        last: Some(Box::new(Error::RetriesExhausted {
+            attempts: 2,
+            last: Box::new(Error::from(api)),
+        })),
+    };
+    assert_eq!(deadline.class(), Some(ErrorClass::RateLimited));
+    assert_eq!(deadline.code(), Some(&ErrorCode::QueryLimitExceeded));
+    assert_eq!(deadline.status(), Some(503));
+    let bare = Error::DeadlineExceeded {
+        attempts: 1,
+        last: Some(Box::new(Error::Transport {
+            kind: TransportErrorKind::Timeout,
+            sent: SentState::NotSent,
+            source: None,
+        })),
+    };
+    assert_eq!(
+        (bare.class(), bare.code(), bare.status()),
+        (None, None, None)
+    );
+}
+
+#[test]
+fn a_second_401_keeps_its_code_and_class_reachable() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let state = oauth_state(store.clone());
+    let mut ex = Exchange::new(&oauth(), im_add(), &state).unwrap();
+    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
+    let mut reqs = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            answer(401, &classic_error("expired_token")),
+            answer(401, &classic_error("invalid_token")),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut reqs),
+    );
+    let err = run.result.unwrap_err();
+    assert!(matches!(err, Error::TokenRejected { .. }), "{err:?}");
+    assert_eq!(err.code(), Some(&ErrorCode::InvalidToken));
+    assert_eq!(err.class(), Some(b24_core::types::ErrorClass::TokenExpired));
+    assert_eq!(err.status(), Some(401));
+}

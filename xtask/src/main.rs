@@ -89,6 +89,30 @@ fn check_core_deps() -> Result<(), String> {
     Ok(())
 }
 
+/// Runs the benchmarks from the workspace root, so `docs/benchmarks.md` is found
+/// whatever directory `cargo xtask bench` was started in.
 fn bench() -> Result<(), String> {
-    cargo(&["run", "--release", "-p", "b24-hyper", "--example", "bench"])
+    let args = [
+        "run",
+        "--release",
+        "-p",
+        "b24-bench",
+        "--",
+        "--write",
+        "docs/benchmarks.md",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("the workspace root is not known")?;
+    println!("$ cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cargo {}: {e}", args.join(" ")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo {}", args.join(" ")))
+    }
 }

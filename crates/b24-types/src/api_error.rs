@@ -96,18 +96,11 @@ impl ApiError {
     }
 
     /// The class of this error, from its code, falling back on the status for
-    /// codes this crate does not know (429 → operating limit, 5xx → server, ...).
+    /// codes this crate does not know ([`ErrorClass::from_status`]: 429 → operating
+    /// limit, 5xx → server, ...).
     pub fn class(&self) -> ErrorClass {
         match self.code.class() {
-            ErrorClass::Unknown => match self.status {
-                401 => ErrorClass::Auth,
-                403 => ErrorClass::Permission,
-                404 => ErrorClass::NotFound,
-                429 => ErrorClass::OperatingLimit,
-                400 | 405 | 409 | 413 | 422 => ErrorClass::Validation,
-                500..=599 => ErrorClass::Server,
-                _ => ErrorClass::Unknown,
-            },
+            ErrorClass::Unknown => ErrorClass::from_status(self.status),
             class => class,
         }
     }

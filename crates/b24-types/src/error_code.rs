@@ -37,10 +37,43 @@ pub enum ErrorClass {
     Idempotency,
     /// A batch-specific refusal (too long, method not allowed in batch).
     Batch,
-    /// The portal failed internally.
+    /// The portal failed internally (by status alone: any 5xx, or a 408 timeout while
+    /// receiving the request). It may have run the call.
     Server,
     /// A code this crate does not classify.
     Unknown,
+}
+
+impl ErrorClass {
+    /// The class of an error answer whose code says nothing (a code this crate does
+    /// not know), from its HTTP status alone.
+    ///
+    /// This is the one status fallback: [`ApiError::class`](crate::ApiError::class)
+    /// and the engine's classification in `b24-core` both use it, so the two never
+    /// disagree.
+    ///
+    /// | status | class |
+    /// |---|---|
+    /// | 401 | `Auth` |
+    /// | 402, 403 | `Permission` (402 is the platform's `PAYMENT_REQUIRED`) |
+    /// | 404, 410 | `NotFound` |
+    /// | 408 | `Server`: the request timed out on the way in, a transient failure |
+    /// | 429 | `OperatingLimit` |
+    /// | any other 4xx | `Validation` |
+    /// | 5xx | `Server` |
+    /// | anything else (1xx, 2xx, 3xx, out of range) | `Unknown` |
+    pub fn from_status(status: u16) -> ErrorClass {
+        match status {
+            401 => ErrorClass::Auth,
+            402 | 403 => ErrorClass::Permission,
+            404 | 410 => ErrorClass::NotFound,
+            408 => ErrorClass::Server,
+            429 => ErrorClass::OperatingLimit,
+            400..=499 => ErrorClass::Validation,
+            500..=599 => ErrorClass::Server,
+            _ => ErrorClass::Unknown,
+        }
+    }
 }
 
 macro_rules! error_codes {
@@ -273,6 +306,35 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::KNOWN {
             assert!(seen.insert(code.as_str()), "duplicate wire code {code}");
+        }
+    }
+
+    #[test]
+    fn status_fallback() {
+        use ErrorClass as C;
+        let cases = [
+            (200, C::Unknown),
+            (302, C::Unknown),
+            (400, C::Validation),
+            (401, C::Auth),
+            (402, C::Permission),
+            (403, C::Permission),
+            (404, C::NotFound),
+            (405, C::Validation),
+            (408, C::Server),
+            (410, C::NotFound),
+            (415, C::Validation),
+            (422, C::Validation),
+            (429, C::OperatingLimit),
+            (499, C::Validation),
+            (500, C::Server),
+            (503, C::Server),
+            (599, C::Server),
+            (600, C::Unknown),
+            (0, C::Unknown),
+        ];
+        for (status, class) in cases {
+            assert_eq!(ErrorClass::from_status(status), class, "{status}");
         }
     }
 

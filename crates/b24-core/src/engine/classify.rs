@@ -15,7 +15,8 @@
 //! | `OVERLOAD_LIMIT` | `Overloaded` |
 //! | `expired_token`, `invalid_token`, or any 401 on REST 3.0 | `TokenExpired` |
 //! | any other error code the platform documents as a refusal (4xx) | `Rejected(class)` |
-//! | a server failure code, or a 5xx without a known code | `ServerError` |
+//! | a server failure code | `ServerError` |
+//! | an unknown code, or no code | by [`ErrorClass::from_status`] (the fallback [`ApiError::class`](b24_types::ApiError::class) uses too): 4xx `Rejected(class)`, 408 and 5xx `ServerError` |
 //! | a transport failure | `Transport(sent)` |
 //! | anything else (an unknown code with a 2xx/3xx status, a 2xx body that cannot be read) | `Unrecognised` |
 
@@ -106,22 +107,11 @@ fn classify_code(api: Api, status: u16, code: &ErrorCode) -> OutcomeClass {
         return OutcomeClass::TokenExpired;
     }
     match code.class() {
-        ErrorClass::RateLimited => OutcomeClass::RateLimited,
-        ErrorClass::OperatingLimit => OutcomeClass::OperatingLimit,
-        ErrorClass::Overloaded => OutcomeClass::Overloaded,
-        ErrorClass::TokenExpired => OutcomeClass::TokenExpired,
-        ErrorClass::Server => OutcomeClass::ServerError,
-        ErrorClass::Unknown => classify_unknown_code(status),
-        class => OutcomeClass::Rejected(class),
-    }
-}
-
-fn classify_unknown_code(status: u16) -> OutcomeClass {
-    match status {
-        429 => OutcomeClass::OperatingLimit,
-        500..=599 => OutcomeClass::ServerError,
-        400..=499 => OutcomeClass::Rejected(status_class(status)),
-        _ => OutcomeClass::Unrecognised,
+        // An unknown code: the status decides, by the same fallback as
+        // `ApiError::class` (an unknown code on a 503 is not the rate limit, which has
+        // its own code).
+        ErrorClass::Unknown => of_class(ErrorClass::from_status(status)),
+        class => of_class(class),
     }
 }
 
@@ -130,20 +120,21 @@ fn classify_status(api: Api, status: u16) -> OutcomeClass {
         // A 503 without a code is the request-rate limit (the cloud front end may
         // answer it with an HTML page or an empty body).
         503 => OutcomeClass::RateLimited,
-        429 => OutcomeClass::OperatingLimit,
         401 if api == Api::V3 => OutcomeClass::TokenExpired,
-        500..=599 => OutcomeClass::ServerError,
-        400..=499 => OutcomeClass::Rejected(status_class(status)),
-        _ => OutcomeClass::Unrecognised,
+        _ => of_class(ErrorClass::from_status(status)),
     }
 }
 
-fn status_class(status: u16) -> ErrorClass {
-    match status {
-        401 => ErrorClass::Auth,
-        403 => ErrorClass::Permission,
-        404 | 410 => ErrorClass::NotFound,
-        _ => ErrorClass::Validation,
+/// The outcome of an error of this class.
+fn of_class(class: ErrorClass) -> OutcomeClass {
+    match class {
+        ErrorClass::RateLimited => OutcomeClass::RateLimited,
+        ErrorClass::OperatingLimit => OutcomeClass::OperatingLimit,
+        ErrorClass::Overloaded => OutcomeClass::Overloaded,
+        ErrorClass::TokenExpired => OutcomeClass::TokenExpired,
+        ErrorClass::Server => OutcomeClass::ServerError,
+        ErrorClass::Unknown => OutcomeClass::Unrecognised,
+        class => OutcomeClass::Rejected(class),
     }
 }
 

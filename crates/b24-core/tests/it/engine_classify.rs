@@ -7,7 +7,7 @@ use b24_core::engine::{
     classify, CallFacts, Decision, Jitter, Observation, OutcomeClass, RetryPolicy, RetryReason,
     SentState, StopReason, Timestamp,
 };
-use b24_core::types::{ErrorClass, ErrorCode};
+use b24_core::types::{ApiError, ErrorClass, ErrorCode, ErrorShape};
 use b24_core::{Api, Repeat};
 
 use OutcomeClass as C;
@@ -140,6 +140,10 @@ fn unknown_codes_fall_back_on_the_status() {
         (502, Api::Classic, C::ServerError),
         // An unknown code on a 503 is not the rate limit: that one has its code.
         (503, Api::Classic, C::ServerError),
+        (402, Api::V3, C::Rejected(ErrorClass::Permission)),
+        (408, Api::Classic, C::ServerError),
+        (410, Api::V3, C::Rejected(ErrorClass::NotFound)),
+        (415, Api::Classic, C::Rejected(ErrorClass::Validation)),
     ];
     for (status, api, expected) in cases {
         assert_eq!(
@@ -154,6 +158,60 @@ fn unknown_codes_fall_back_on_the_status() {
             "{status} {api:?}"
         );
     }
+}
+
+/// The error class an outcome stands for, where it stands for one.
+fn class_of(outcome: OutcomeClass) -> ErrorClass {
+    match outcome {
+        C::Rejected(c) => c,
+        C::RateLimited => ErrorClass::RateLimited,
+        C::OperatingLimit => ErrorClass::OperatingLimit,
+        C::Overloaded => ErrorClass::Overloaded,
+        C::TokenExpired => ErrorClass::TokenExpired,
+        C::ServerError => ErrorClass::Server,
+        C::Unrecognised => ErrorClass::Unknown,
+        other => panic!("{other:?} stands for no error class"),
+    }
+}
+
+#[test]
+fn one_status_fallback_for_api_errors_and_the_engine() {
+    let code = ErrorCode::from_wire("SOMETHING_NEW");
+    for status in 100..=699u16 {
+        let fallback = ErrorClass::from_status(status);
+        for shape in [ErrorShape::Classic, ErrorShape::V3] {
+            let api = ApiError::new(status, code.clone(), "m", shape);
+            assert_eq!(api.class(), fallback, "ApiError::class {status}");
+        }
+        let with_code = Observation::Error {
+            status,
+            code: &code,
+        };
+        assert_eq!(
+            class_of(classify(Api::Classic, with_code)),
+            fallback,
+            "classic, unknown code, {status}"
+        );
+        // REST 3.0 differs only where it must: any 401 may be an expired token.
+        let v3 = classify(Api::V3, with_code);
+        if status == 401 {
+            assert_eq!(v3, C::TokenExpired);
+        } else {
+            assert_eq!(class_of(v3), fallback, "v3, unknown code, {status}");
+        }
+        // Without any code, only a 503 differs: it is the request-rate limit.
+        let bare = classify(Api::Classic, Observation::BareStatus { status });
+        if status == 503 {
+            assert_eq!(bare, C::RateLimited);
+        } else {
+            assert_eq!(class_of(bare), fallback, "classic, no code, {status}");
+        }
+    }
+    // The statuses the two fallbacks used to disagree on.
+    assert_eq!(ErrorClass::from_status(402), ErrorClass::Permission);
+    assert_eq!(ErrorClass::from_status(408), ErrorClass::Server);
+    assert_eq!(ErrorClass::from_status(410), ErrorClass::NotFound);
+    assert_eq!(ErrorClass::from_status(415), ErrorClass::Validation);
 }
 
 #[test]

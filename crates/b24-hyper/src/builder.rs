@@ -27,6 +27,10 @@ pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 /// The default number of idle connections kept per host.
 pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 16;
+/// The default time after which the shared state of a portal credential nobody calls
+/// is dropped: three times the platform's ten-minute operating window, so nothing it
+/// could still enforce is forgotten.
+pub const DEFAULT_IDLE_PORTAL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Builds a [`Client`].
 ///
@@ -55,6 +59,7 @@ pub struct ClientBuilder {
     pub(crate) budget: BudgetConfig,
     pub(crate) policy: RetryPolicy,
     pub(crate) oauth_app: Option<OAuthApp>,
+    pub(crate) idle_portal_timeout: Duration,
     pending: Option<BuildError>,
 }
 
@@ -82,6 +87,7 @@ impl fmt::Debug for ClientBuilder {
             .field("budget", &self.budget)
             .field("policy", &self.policy)
             .field("oauth_app", &self.oauth_app)
+            .field("idle_portal_timeout", &self.idle_portal_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +112,7 @@ impl ClientBuilder {
             budget: BudgetConfig::default(),
             policy: RetryPolicy::default(),
             oauth_app: None,
+            idle_portal_timeout: DEFAULT_IDLE_PORTAL_TIMEOUT,
             pending: None,
         }
     }
@@ -226,6 +233,18 @@ impl ClientBuilder {
         self
     }
 
+    /// How long the shared state of a portal credential (budgets, the host's limiter)
+    /// made on first use is kept once no call uses it ([`DEFAULT_IDLE_PORTAL_TIMEOUT`],
+    /// 30 min). A process serving thousands of portals keeps only those in use. State
+    /// installed with a `register_*` method and state held by a running call are
+    /// never dropped. Below ten minutes, a method blocked by the platform's operating
+    /// limit may be called once more after its state is dropped, to meet the 429
+    /// again; [`Duration::MAX`] keeps everything.
+    pub fn idle_portal_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_portal_timeout = timeout;
+        self
+    }
+
     /// Builds the client: the TLS configuration, the resolver and the pool.
     ///
     /// # Errors
@@ -240,6 +259,7 @@ impl ClientBuilder {
             ("connect_timeout", self.connect_timeout),
             ("attempt_timeout", self.attempt_timeout),
             ("call_deadline", self.call_deadline),
+            ("idle_portal_timeout", self.idle_portal_timeout),
         ] {
             if value.is_zero() {
                 return Err(BuildError::Setting {

@@ -13,8 +13,9 @@ use b24_core::{IdempotencyKey, InputError, Method, Portal, Reply};
 
 use crate::client::{Client, Inner};
 use crate::connect::check_scheme_parts;
+use crate::credential::CredentialId;
 use crate::error::{Error, SentState, TransportError};
-use crate::portals::PortalEntry;
+use crate::portals::CredentialEntry;
 use crate::trace;
 
 /// Per-call options: the idempotency key and the retry policy.
@@ -106,7 +107,8 @@ impl Client {
         )
         .map_err(|_| Error::Transport(TransportError::InsecureScheme))?;
 
-        let entry = inner.portals.entry(portal);
+        let credential = CredentialId::of(portal, self.oauth_user.as_ref());
+        let entry = inner.portals.lease(portal, &credential);
         let policy = options.policy.unwrap_or_else(|| settings.policy.clone());
         let policy = if policy.get_deadline().is_none() {
             policy.deadline(settings.call_deadline)
@@ -164,7 +166,7 @@ fn now() -> Timestamp {
 /// The loop of the engine's contract: poll, carry out, report back.
 async fn drive<M>(
     inner: &Inner,
-    entry: &PortalEntry,
+    entry: &CredentialEntry,
     exchange: &mut Exchange<M>,
     deadline: tokio::time::Instant,
 ) -> Result<Reply<M::Output>, Error>
@@ -213,12 +215,12 @@ where
     }
 }
 
-/// Obtains a fresh token for `entry`'s portal, once for any number of concurrent
+/// Obtains a fresh token for `entry`'s credential, once for any number of concurrent
 /// callers: the first takes the lock and refreshes; the others wait on the lock, then
 /// find the store's generation moved past theirs and replay without a request.
 async fn refresh(
     inner: &Inner,
-    entry: &PortalEntry,
+    entry: &CredentialEntry,
     need: RefreshNeeded,
     deadline: tokio::time::Instant,
 ) -> Result<TokenGeneration, b24_core::Error> {

@@ -15,6 +15,7 @@ use rustls::ClientConfig;
 
 use crate::builder::ClientBuilder;
 use crate::connect::Connector;
+use crate::credential::{CredentialId, OAuthUser};
 use crate::error::{BuildError, TransportError};
 use crate::portals::Portals;
 use crate::resolve::OverrideResolver;
@@ -22,9 +23,13 @@ use crate::resolve::OverrideResolver;
 /// The Bitrix24 client: one pool of HTTP/1.1 and HTTP/2 connections over rustls.
 ///
 /// Build it once and clone it freely: clones share the pool and everything else.
+/// [`as_oauth_user`](Self::as_oauth_user) gives a clone whose OAuth calls run as one
+/// user of the portal.
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// The OAuth user calls to OAuth portals run as (`None`: the default user).
+    pub(crate) oauth_user: Option<OAuthUser>,
 }
 
 /// What every clone shares.
@@ -93,9 +98,10 @@ impl Client {
                     user_agent_text: builder.user_agent,
                     policy: builder.policy,
                 },
-                portals: Portals::new(builder.bucket, builder.budget),
+                portals: Portals::new(builder.bucket, builder.budget, builder.idle_portal_timeout),
                 oauth_app: builder.oauth_app,
             }),
+            oauth_user: None,
         }
     }
 
@@ -116,42 +122,116 @@ impl Client {
     }
 }
 
+/// Shared state: the request-rate limiter per portal host, the operating budgets and
+/// token store per credential (see [`CredentialId`] for the scopes and why).
 impl Client {
-    /// Installs the shared state of a portal: its limiter, budgets and, for OAuth
-    /// portals, token store. Portals without one get the client's defaults on first
-    /// use. Calls already running keep the state they started with.
-    pub fn register_portal(&self, portal: &Portal, state: PortalState) {
-        self.inner.portals.insert(portal, state);
+    /// A clone of this client (same pool, same shared state) whose calls to OAuth
+    /// portals run as `user`: with `user`'s token store, registered with
+    /// [`register_oauth_portal`](Self::register_oauth_portal) on this clone. Webhook
+    /// calls are unaffected (a webhook URL names its own user).
+    ///
+    /// ```no_run
+    /// # use std::sync::Arc;
+    /// # use b24_core::engine::{MemoryTokenStore, TokenSet};
+    /// # fn run(client: b24_hyper::Client, alice_tokens: TokenSet) -> Result<(), Box<dyn std::error::Error>> {
+    /// use b24_hyper::OAuthUser;
+    ///
+    /// let portal = b24_core::Portal::oauth("https://example.bitrix24.com")?;
+    /// let alice = client.as_oauth_user(OAuthUser::new("user:67")?);
+    /// alice.register_oauth_portal(&portal, Arc::new(MemoryTokenStore::new(alice_tokens)));
+    /// let results = alice.task_results(&portal); // runs with Alice's token
+    /// # let _ = results; Ok(()) }
+    /// ```
+    pub fn as_oauth_user(&self, user: OAuthUser) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            oauth_user: Some(user),
+        }
     }
 
-    /// A fresh portal state with the client's default bucket and budgets and a random
-    /// seed, to adjust (`.bucket(..)`, `.token_store(..)`) and
+    /// The OAuth user this clone's OAuth calls run as (`None`: the default user).
+    pub fn selected_oauth_user(&self) -> Option<&OAuthUser> {
+        self.oauth_user.as_ref()
+    }
+
+    /// The secret-free identity calls to `portal` run as through this clone: the
+    /// webhook's, or the selected OAuth user's.
+    pub fn credential_id(&self, portal: &Portal) -> CredentialId {
+        CredentialId::of(portal, self.oauth_user.as_ref())
+    }
+
+    /// Installs the shared state of a credential (the portal's webhook, or the
+    /// selected OAuth user): its budgets and, for OAuth, token store, used as given.
+    /// The state's limiter becomes the limiter of the portal's host, shared by every
+    /// credential of the host; for an OAuth user, its budget store becomes the one
+    /// every OAuth user of the host shares (the platform counts per app). Other
+    /// credentials are switched to them at once; calls already running keep what
+    /// they started with.
+    ///
+    /// Registered state is never dropped for being idle: forget it with
+    /// [`forget_credential`](Self::forget_credential) or
+    /// [`forget_portal`](Self::forget_portal). To change one part and keep the host's
+    /// limiter, start from [`portal_state`](Self::portal_state).
+    pub fn register_portal(&self, portal: &Portal, state: PortalState) {
+        self.inner
+            .portals
+            .register(portal, &self.credential_id(portal), state);
+    }
+
+    /// A fresh state with the client's default bucket and budgets (a new limiter) and
+    /// a random seed, to adjust (`.bucket(..)`, `.token_store(..)`) and
     /// [`register`](Self::register_portal).
     pub fn new_portal_state(&self) -> PortalState {
         self.inner.portals.default_state()
     }
 
-    /// Registers an OAuth portal with the store holding its token pair, and the
-    /// client's default limiter and budgets. Refreshed pairs are written to `store`
-    /// (implement [`TokenStore`] to persist them).
+    /// Registers the token store of an OAuth portal's user (the selected one, see
+    /// [`as_oauth_user`](Self::as_oauth_user)), with the host's limiter and the app's
+    /// budgets. Refreshed pairs are written to `store` (implement [`TokenStore`] to
+    /// persist them). Kept until forgotten.
     pub fn register_oauth_portal(&self, portal: &Portal, store: Arc<dyn TokenStore>) {
-        let state = self.inner.portals.default_state().token_store(store);
-        self.inner.portals.insert(portal, state);
+        self.inner
+            .portals
+            .register_tokens(portal, &self.credential_id(portal), store);
     }
 
-    /// The shared state used for `portal` (made with the defaults if it has none yet).
+    /// The shared state calls to `portal` use through this clone (made with the
+    /// defaults if there is none yet).
     pub fn portal_state(&self, portal: &Portal) -> PortalState {
-        self.inner.portals.entry(portal).state.clone()
+        let credential = self.credential_id(portal);
+        self.inner.portals.lease(portal, &credential).state.clone()
     }
 
-    /// Forgets a portal's state (an app uninstalled, say). True if it had any.
+    /// Forgets the state of every credential of the portal's host, and the host's
+    /// limiter (an app uninstalled, say). True if it had any.
     pub fn forget_portal(&self, portal: &Portal) -> bool {
-        self.inner.portals.remove(portal)
+        self.inner.portals.remove_host(portal)
     }
 
-    /// How many portals have state in this client.
+    /// Forgets the state of the credential calls to `portal` run as through this clone
+    /// (a user gone, a webhook deleted). True if it had any.
+    pub fn forget_credential(&self, portal: &Portal) -> bool {
+        self.inner
+            .portals
+            .remove(portal, &self.credential_id(portal))
+    }
+
+    /// How many portal hosts have state in this client.
     pub fn portal_count(&self) -> usize {
-        self.inner.portals.len()
+        self.inner.portals.host_count()
+    }
+
+    /// How many credentials have state in this client, over every portal.
+    pub fn credential_count(&self) -> usize {
+        self.inner.portals.credential_count()
+    }
+
+    /// Drops, now, the state of every credential unused for the idle timeout
+    /// ([`ClientBuilder::idle_portal_timeout`]), and of hosts left with none; returns
+    /// how many credentials went. Calls do this by themselves from time to time; this
+    /// is for callers who want it at a moment of their choosing.
+    pub fn evict_idle_portals(&self) -> usize {
+        self.inner.portals.sweep_now()
     }
 }
 
@@ -159,8 +239,9 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("settings", &self.inner.settings)
-            .field("portals", &self.inner.portals.len())
+            .field("portals", &self.inner.portals.host_count())
             .field("oauth_app", &self.inner.oauth_app)
+            .field("oauth_user", &self.oauth_user)
             .finish_non_exhaustive()
     }
 }

@@ -37,16 +37,36 @@
 //!
 //! # Many portals, one process
 //!
-//! Each portal (keyed by host) gets its own request-rate limiter, per-method
-//! operating budgets and, for OAuth portals, token store, made on first use with the
-//! client's defaults ([`ClientBuilder::bucket`], [`ClientBuilder::budget`]) or
-//! installed with [`Client::register_portal`] / [`Client::register_oauth_portal`].
-//! One portal's full bucket, spent budget or expired token never holds up another;
-//! all share one connection pool.
+//! Shared state follows the platform's own scopes:
+//!
+//! - the **request-rate limiter** is per portal host (the portal's bucket counts every
+//!   request from this machine's address, whatever the credential);
+//! - the **operating budgets** are per credential: per webhook, and per app for OAuth
+//!   (§4.2: "per method and per app or webhook"), so one webhook's 429 never holds
+//!   another webhook's calls;
+//! - the **OAuth token store** is per app and user: [`Client::as_oauth_user`] gives a
+//!   clone whose OAuth calls run as one [`OAuthUser`], so one client serves any number
+//!   of users of one portal.
+//!
+//! A [`CredentialId`] names a credential without its secret (a webhook's user id and
+//! a SHA-256 fingerprint of its secret; an OAuth user's label); see its module for
+//! the reasoning. State is made on first use with the client's defaults
+//! ([`ClientBuilder::bucket`], [`ClientBuilder::budget`]) or installed with
+//! [`Client::register_portal`] / [`Client::register_oauth_portal`]. One portal's full
+//! bucket, spent budget or expired token never holds up another; all share one
+//! connection pool.
+//!
+//! State made on first use is dropped once unused for
+//! [`ClientBuilder::idle_portal_timeout`] (30 min by default), lazily: a sweep rides
+//! on a call's lookup at most every quarter of the timeout (and at least every
+//! minute), with no background task. State a call is using, and state installed with
+//! a `register_*` method, is never dropped ([`Client::forget_credential`],
+//! [`Client::forget_portal`] remove it). A Market app serving thousands of portals
+//! thus keeps only the ones in use.
 //!
 //! An expired OAuth token is refreshed once however many calls see the 401 at the
-//! same time (a per-portal lock plus the token store's generation counter); the new
-//! pair goes to the portal's [`TokenStore`](b24_core::engine::TokenStore), which may
+//! same time (a per-credential lock plus the token store's generation counter); the
+//! new pair goes to the user's [`TokenStore`](b24_core::engine::TokenStore), which may
 //! persist it.
 //!
 //! # Cargo features
@@ -72,6 +92,7 @@ mod builder;
 mod call;
 mod client;
 mod connect;
+mod credential;
 mod error;
 mod list;
 mod portals;
@@ -84,10 +105,12 @@ mod transport;
 pub use b24_core;
 pub use builder::{
     ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_DEADLINE, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_BODY, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE_PER_HOST,
+    DEFAULT_IDLE_PORTAL_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_POOL_IDLE_TIMEOUT,
+    DEFAULT_POOL_MAX_IDLE_PER_HOST,
 };
 pub use call::CallOptions;
 pub use client::Client;
+pub use credential::{CredentialId, OAuthUser, MAX_OAUTH_USER_LEN};
 pub use error::{BuildError, Error, SentState, TimeoutStage, TransportError};
 pub use list::ResultStream;
 pub use task_results::TaskResults;

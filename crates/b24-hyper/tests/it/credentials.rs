@@ -228,3 +228,63 @@ async fn two_oauth_users_of_one_portal_keep_their_own_tokens() {
     );
     assert_eq!(emu_portal.results().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_portals_are_dropped_but_not_registered_or_busy_ones() {
+    let hosts = [
+        "p1.localhost",
+        "p2.localhost",
+        "p3.localhost",
+        "p4.localhost",
+    ];
+    let mut emulator = Emulator::builder();
+    for host in hosts {
+        emulator = emulator.portal(PortalConfig::new(host).bucket(50, 500.0));
+    }
+    let env = emu::start_with(emulator, &hosts, |b| {
+        b.bucket(BucketConfig::custom(50, 500.0).unwrap())
+            .idle_portal_timeout(Duration::from_millis(200))
+    })
+    .await;
+    let client = &env.client;
+    let [p1, p2, p3, p4] = hosts.map(|h| env.webhook(h, 1));
+
+    client.task_chat_id(&p1, task(51)).await.unwrap();
+    // p3's state is installed by the caller: kept however idle.
+    client.register_portal(&p3, client.new_portal_state());
+    assert_eq!(client.portal_count(), 2);
+
+    // A call on p2 that takes 800 ms.
+    env.emu_portal("p2.localhost")
+        .inject(b24_emulator::Fault::delay(Duration::from_millis(800)).on("tasks.task.get"));
+    let slow = {
+        let client = client.clone();
+        let p2 = p2.clone();
+        tokio::spawn(async move { client.task_chat_id(&p2, task(51)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(client.portal_count(), 3);
+
+    // The next call's lookup sweeps: p1 has been idle for 400 ms and goes; p2 is
+    // busy, p3 registered.
+    client.task_chat_id(&p4, task(51)).await.unwrap();
+    assert_eq!(client.portal_count(), 3, "p1 dropped, p4 added");
+    let before = client.portal_state(&p1);
+    assert_eq!(client.portal_count(), 4, "p1 made afresh");
+    drop(before);
+
+    assert_eq!(slow.await.unwrap().unwrap().get(), 58);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // p1, p2 and p4 are idle now.
+    assert_eq!(client.evict_idle_portals(), 3);
+    assert_eq!(client.portal_count(), 1);
+    assert_eq!(client.credential_count(), 1);
+    assert!(client.forget_credential(&p3));
+    assert_eq!(
+        client.portal_count(),
+        1,
+        "its installed limiter keeps the host"
+    );
+    assert!(client.forget_portal(&p3));
+    assert_eq!(client.portal_count(), 0);
+}

@@ -545,7 +545,12 @@ impl<M: Method> Exchange<M> {
         now: Timestamp,
     ) {
         let protected = self.key.is_some() && self.call.honours_idempotency_key();
-        let facts = CallFacts::new(self.call.repeat(), protected, self.attempts).oauth(
+        // The single replay after a token refresh does not count against
+        // `max_attempts`: only attempts caused by failures do.
+        let counted = self
+            .attempts
+            .saturating_sub(u32::from(self.token_refreshed));
+        let facts = CallFacts::new(self.call.repeat(), protected, counted).oauth(
             self.call.portal().is_oauth() && self.state.tokens().is_some(),
             self.token_refreshed,
         );

@@ -137,9 +137,11 @@
 //! - `expired_token`, `invalid_token`, or any 401 on REST 3.0, asks once for a fresh
 //!   token and replays; a second 401 ends with
 //!   [`Error::TokenRejected`](crate::Error::TokenRejected); webhooks are never refreshed;
-//! - the attempt budget ([`DEFAULT_MAX_ATTEMPTS`] by default) bounds all retries; when
-//!   it runs out the call ends with
-//!   [`Error::RetriesExhausted`](crate::Error::RetriesExhausted) holding the last error.
+//! - the attempt budget ([`DEFAULT_MAX_ATTEMPTS`] by default) bounds the first attempt
+//!   and all retries; the single replay after a token refresh is always allowed and
+//!   not counted. When it runs out the call ends with
+//!   [`Error::RetriesExhausted`](crate::Error::RetriesExhausted) holding the last error
+//!   (its `attempts` counts every request sent, the replay included).
 //!
 //! **Idempotency keys.** The portal honours `Idempotency-Key` only on REST 3.0 create,
 //! modify and delete methods (§1.2), which is what

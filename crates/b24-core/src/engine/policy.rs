@@ -15,9 +15,11 @@
 //! | `Transport(NotSent)` | retry after backoff (the call never left) |
 //! | `Unrecognised` | stop |
 //!
-//! Every retry counts against `max_attempts`; the single replay after a token
-//! refresh does not, so that `max_attempts(1)` ("never retry") still recovers from
-//! an expired token.
+//! `max_attempts` bounds the attempts caused by failures: the first attempt and
+//! every retry. The single replay after a token refresh is always allowed and does
+//! not count (the exchange leaves it out of [`CallFacts::attempts`]), so
+//! `max_attempts(1)` ("never retry") still recovers from an expired token, and a call
+//! that needed a fresh token keeps all its retries.
 
 use std::time::Duration;
 
@@ -77,12 +79,13 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// A policy that never retries (token refresh still happens once).
+    /// A policy that never retries (a token refresh and its replay still happen once).
     pub fn no_retries() -> Self {
         Self::default().max_attempts(1)
     }
 
-    /// Attempts per call, the first included (at least 1).
+    /// Attempts per call, the first included (at least 1). The single replay after
+    /// a token refresh is not counted.
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
         self
@@ -236,7 +239,9 @@ pub struct CallFacts {
     /// honours it ([`Method::honours_idempotency_key`](crate::Method::honours_idempotency_key));
     /// a key the portal ignores protects nothing and does not count.
     pub has_idempotency_key: bool,
-    /// Attempts made so far, the one just ended included (1 after the first).
+    /// Attempts that count against [`RetryPolicy::max_attempts`], the one just ended
+    /// included (1 after the first): every attempt made, except the single replay
+    /// after a token refresh. The backoff grows with it too.
     pub attempts: u32,
     /// Whether the call authenticates with an OAuth token that can be refreshed.
     pub uses_oauth: bool,
@@ -245,7 +250,8 @@ pub struct CallFacts {
 }
 
 impl CallFacts {
-    /// Facts for attempt number `attempts` of a call.
+    /// Facts for attempt number `attempts` of a call (counted as
+    /// [`CallFacts::attempts`] says).
     pub fn new(repeat: Repeat, has_idempotency_key: bool, attempts: u32) -> Self {
         Self {
             repeat,

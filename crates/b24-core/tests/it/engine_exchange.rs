@@ -1102,3 +1102,83 @@ fn a_second_401_keeps_its_code_and_class_reachable() {
     assert_eq!(err.class(), Some(b24_core::types::ErrorClass::TokenExpired));
     assert_eq!(err.status(), Some(401));
 }
+
+#[test]
+fn the_replay_after_a_refresh_does_not_use_up_a_retry() {
+    let tokens = || {
+        Arc::new(MemoryTokenStore::new(TokenSet::new(
+            AccessToken::new("a1"),
+            RefreshToken::new("r1"),
+        )))
+    };
+    // max_attempts(2): first attempt 401, refresh, replay hits the rate limit, and the
+    // one retry the policy allows is still there.
+    let store = tokens();
+    let state = oauth_state(store.clone());
+    let opts = ExchangeOptions::new().policy(RetryPolicy::default().max_attempts(2));
+    let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, opts).unwrap();
+    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
+    let mut reqs = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            answer(401, &classic_error("expired_token")),
+            answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
+            answer(200, &item_ok(T0 / 1000 + 300)),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut reqs),
+    );
+    run.result.unwrap();
+    assert_eq!(run.sent.len(), 3);
+    assert_eq!(ex.attempts(), 3, "attempts() counts every request sent");
+    assert_eq!(reqs.len(), 1);
+
+    // max_attempts(1) ("never retry"): the replay still happens, but no retry after it.
+    let store = tokens();
+    let state = oauth_state(store.clone());
+    let opts = ExchangeOptions::new().policy(RetryPolicy::no_retries());
+    let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, opts).unwrap();
+    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
+    let mut reqs = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            answer(401, &classic_error("expired_token")),
+            answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut reqs),
+    );
+    match run.result {
+        Err(Error::RetriesExhausted { attempts: 2, last }) => {
+            assert_eq!(last.code(), Some(&ErrorCode::QueryLimitExceeded));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.sent.len(), 2);
+
+    // A retry before the refresh still counts: 503, then 401, replay, 503 with
+    // max_attempts(2) gives up after the replay.
+    let store = tokens();
+    let state = oauth_state(store.clone());
+    let opts = ExchangeOptions::new().policy(RetryPolicy::default().max_attempts(2));
+    let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, opts).unwrap();
+    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
+    let mut reqs = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
+            answer(401, &classic_error("expired_token")),
+            answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut reqs),
+    );
+    assert!(
+        matches!(run.result, Err(Error::RetriesExhausted { attempts: 3, .. })),
+        "{:?}",
+        run.result.err()
+    );
+}

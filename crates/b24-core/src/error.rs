@@ -68,7 +68,10 @@ pub enum Error {
     /// affected.
     #[error("operating-time limit of `{method}` reached; it resets at unix time {reset_at}")]
     OperatingLimit {
-        /// The method.
+        /// The method: for a hold before sending, the held one (for a batch, the held
+        /// command's method); after a 429, the method called (for a batch, `batch`:
+        /// the portal does not say which command was refused, so every command's
+        /// method is held until `reset_at`).
         method: String,
         /// When calls of the method may go again: the portal's `operating_reset_at`
         /// plus the reset margin (1 s by default, for the whole-second figure and clock

@@ -67,6 +67,18 @@ pub trait Method {
     fn honours_idempotency_key(&self) -> bool {
         self.api() == Api::V3 && self.repeat() == Repeat::Unsafe
     }
+
+    /// The methods whose operating-time budgets this call is charged to (§4.2): the
+    /// engine holds the call while any of them is held, and after a 429 it holds all
+    /// of them. By default the method's own name. A batch returns its commands'
+    /// methods: the platform charges each command to its own method and does not
+    /// count the outer `batch` call.
+    ///
+    /// The `time` of a reply is recorded under the method's own name only when that
+    /// name is in this list (a batch's single `time` is not any one command's).
+    fn budget_methods(&self) -> Vec<&str> {
+        vec![self.name()]
+    }
 }
 
 impl<M: Method + ?Sized> Method for &M {
@@ -94,5 +106,8 @@ impl<M: Method + ?Sized> Method for &M {
     }
     fn honours_idempotency_key(&self) -> bool {
         (**self).honours_idempotency_key()
+    }
+    fn budget_methods(&self) -> Vec<&str> {
+        (**self).budget_methods()
     }
 }

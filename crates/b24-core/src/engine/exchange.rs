@@ -177,6 +177,10 @@ pub struct Exchange<M: Method> {
     attempts: u32,
     token_refreshed: bool,
     sent_token: TokenGeneration,
+    /// The methods whose budgets the call is charged to, each once.
+    budget_methods: Vec<String>,
+    /// Whether a reply's `time` is recorded under the method's own name.
+    records_own_time: bool,
     deadline: Option<Timestamp>,
     started: bool,
     last_error: Option<Error>,
@@ -227,6 +231,13 @@ impl<M: Method> Exchange<M> {
                 .honours_idempotency_key()
                 .then(|| state.keys().next_key()),
         };
+        let mut budget_methods: Vec<String> = Vec::new();
+        for name in method.budget_methods() {
+            if !budget_methods.iter().any(|m| m == name) {
+                budget_methods.push(name.to_owned());
+            }
+        }
+        let records_own_time = budget_methods.iter().any(|m| m == call.method_name());
         Ok(Self {
             method,
             call,
@@ -242,6 +253,8 @@ impl<M: Method> Exchange<M> {
             attempts: 0,
             token_refreshed: false,
             sent_token: TokenGeneration::NONE,
+            budget_methods,
+            records_own_time,
             deadline: None,
             started: false,
             last_error: None,
@@ -335,17 +348,17 @@ impl<M: Method> Exchange<M> {
                         continue;
                     }
                     if !budget_cleared {
-                        match self.state.budgets().check(self.call.method_name(), now) {
-                            BudgetVerdict::Go => {}
-                            BudgetVerdict::Spread { at } => {
+                        match self.check_budgets(now) {
+                            (BudgetVerdict::Go, _) => {}
+                            (BudgetVerdict::Spread { at }, _) => {
                                 self.schedule(now, at, WaitReason::BudgetSpread, true);
                                 continue;
                             }
-                            BudgetVerdict::Hold { until } => {
+                            (BudgetVerdict::Hold { until }, held) => {
                                 let wait = until.saturating_duration_since(now);
                                 if wait > self.policy.get_max_operating_wait() {
                                     let err = Error::OperatingLimit {
-                                        method: self.call.method_name().to_owned(),
+                                        method: held,
                                         reset_at: until,
                                         last: None,
                                     };
@@ -389,9 +402,13 @@ impl<M: Method> Exchange<M> {
             Err(_) => None,
         };
         if let Some(time) = time {
-            self.state
-                .budgets()
-                .record(self.call.method_name(), time, now);
+            // A reply's `time` is its own method's; a batch's is no one command's, and
+            // the outer batch call is not counted (§4.2), so it is not recorded.
+            if self.records_own_time {
+                self.state
+                    .budgets()
+                    .record(self.call.method_name(), time, now);
+            }
             if let Some(op) = time.operating {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 let operating_ms = if op.is_finite() && op > 0.0 {
@@ -445,10 +462,13 @@ impl<M: Method> Exchange<M> {
         }
         .filter(|t| *t > now)
         .or_else(|| {
-            self.state
-                .budgets()
-                .reset_at(self.call.method_name())
+            // The latest reset known for any method the call is charged to.
+            let budgets = self.state.budgets();
+            self.budget_methods
+                .iter()
+                .filter_map(|m| budgets.reset_at(m))
                 .filter(|t| *t > now)
+                .max()
         });
         if class == OutcomeClass::RateLimited {
             self.state.limiter().on_throttled(now);
@@ -563,7 +583,7 @@ impl<M: Method> Exchange<M> {
                 self.retry_at(now, until, reason, WaitReason::Backoff(reason), err);
             }
             Decision::WaitUntil { until, reason } => {
-                self.state.budgets().block(self.call.method_name(), until);
+                self.block_budgets(until);
                 self.retry_at(now, until, reason, WaitReason::BudgetReset, err);
             }
             Decision::RefreshToken => {
@@ -586,9 +606,7 @@ impl<M: Method> Exchange<M> {
                 last: Box::new(err),
             },
             StopReason::OperatingLimit { reset_at } => {
-                self.state
-                    .budgets()
-                    .block(self.call.method_name(), reset_at);
+                self.block_budgets(reset_at);
                 Error::OperatingLimit {
                     method: self.call.method_name().to_owned(),
                     reset_at,
@@ -609,6 +627,42 @@ impl<M: Method> Exchange<M> {
                 }
             }
             _ => err,
+        }
+    }
+
+    /// The combined verdict of the budgets the call is charged to
+    /// ([`Method::budget_methods`]): held while any is held (until the latest end,
+    /// with the name of that method), else spread to the latest slot, else go.
+    fn check_budgets(&self, now: Timestamp) -> (BudgetVerdict, String) {
+        let budgets = self.state.budgets();
+        let mut hold: Option<(Timestamp, &str)> = None;
+        let mut spread: Option<Timestamp> = None;
+        for name in &self.budget_methods {
+            match budgets.check(name, now) {
+                BudgetVerdict::Go => {}
+                BudgetVerdict::Spread { at } => {
+                    spread = Some(spread.map_or(at, |s| s.max(at)));
+                }
+                BudgetVerdict::Hold { until } => {
+                    if hold.is_none_or(|(h, _)| until > h) {
+                        hold = Some((until, name));
+                    }
+                }
+            }
+        }
+        match (hold, spread) {
+            (Some((until, name)), _) => (BudgetVerdict::Hold { until }, name.to_owned()),
+            (None, Some(at)) => (BudgetVerdict::Spread { at }, String::new()),
+            (None, None) => (BudgetVerdict::Go, String::new()),
+        }
+    }
+
+    /// Marks every method the call is charged to as refused until `until` (a 429:
+    /// for a batch the portal does not say which command was refused).
+    fn block_budgets(&self, until: Timestamp) {
+        let budgets = self.state.budgets();
+        for name in &self.budget_methods {
+            budgets.block(name, until);
         }
     }
 

@@ -107,7 +107,9 @@
 //!
 //! 1. **Deadline**: past the overall deadline, or if a wait would end past it, the call
 //!    ends with [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded).
-//! 2. **Operating-time budget** of the method ([`budget`](MethodBudget) rules): a held
+//! 2. **Operating-time budget** of the method ([`budget`](MethodBudget) rules; for a
+//!    batch, of each of its commands' methods,
+//!    [`Method::budget_methods`](crate::Method::budget_methods)): a held
 //!    method waits for its reset when that is within
 //!    [`RetryPolicy::max_operating_wait`] (default 60 s), and otherwise ends with
 //!    [`Error::OperatingLimit`](crate::Error::OperatingLimit) carrying the reset time,
@@ -126,7 +128,7 @@
 //!   hold before sending does), or [`OPERATING_FALLBACK_WAIT`] when no reset time is
 //!   known, if that is within the maximum wait, and otherwise ends with
 //!   [`Error::OperatingLimit`](crate::Error::OperatingLimit); later calls of the same
-//!   method are held too;
+//!   method are held too (after a 429 on a batch: of every method in it);
 //! - `OVERLOAD_LIMIT` (a manual block) is never retried;
 //! - validation, permission, scope, not-found and idempotency-key errors are final;
 //! - a 5xx or a transport failure is retried only when the request cannot have reached

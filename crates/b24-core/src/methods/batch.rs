@@ -14,6 +14,11 @@
 //! (§1.2), not on `batch`, so a batch never carries a key
 //! ([`Method::honours_idempotency_key`] is false): a batch holding a write is not
 //! repeated once it may have run, and a caller's key for it is refused.
+//!
+//! The platform charges each command to its own method's operating-time budget and
+//! does not count the outer call (§4.2), so a batch's
+//! [`Method::budget_methods`] are its commands' methods: the engine holds a batch
+//! while any of them is held, and a 429 on a batch holds all of them.
 
 use std::collections::HashSet;
 
@@ -336,5 +341,16 @@ impl Method for BatchV3 {
     /// Always false: the portal does not honour `Idempotency-Key` on `batch`.
     fn honours_idempotency_key(&self) -> bool {
         false
+    }
+    /// The commands' methods, each once, in order: the platform charges each command
+    /// to its own method and does not count the outer `batch` call (§4.2).
+    fn budget_methods(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::with_capacity(self.commands.len());
+        for command in &self.commands {
+            if !names.contains(&command.method.as_str()) {
+                names.push(&command.method);
+            }
+        }
+        names
     }
 }

@@ -140,6 +140,30 @@ impl Method for RawCall {
                 self.repeat == Repeat::Unsafe && !self.name.eq_ignore_ascii_case("batch")
             })
     }
+    /// The method's own name; for a classic `batch`, the methods named in its `cmd`
+    /// (each once; the outer call is not counted, §4.2); for a REST 3.0 `batch`,
+    /// whose commands a raw call cannot carry, none.
+    fn budget_methods(&self) -> Vec<&str> {
+        if !self.name.eq_ignore_ascii_case("batch") {
+            return vec![self.name.as_str()];
+        }
+        if self.api != Api::Classic {
+            return Vec::new();
+        }
+        let commands: Vec<&Value> = match self.params.get("cmd") {
+            Some(Value::Object(map)) => map.values().collect(),
+            Some(Value::Array(items)) => items.iter().collect(),
+            _ => Vec::new(),
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for command in commands.into_iter().filter_map(Value::as_str) {
+            let name = command.split('?').next().unwrap_or_default();
+            if validate_method_name(name).is_ok() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
     fn accepts_bare_result(&self) -> bool {
         matches!(
             self.name.to_ascii_lowercase().as_str(),

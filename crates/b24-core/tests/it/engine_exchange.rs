@@ -1182,3 +1182,214 @@ fn the_replay_after_a_refresh_does_not_use_up_a_retry() {
         run.result.err()
     );
 }
+
+fn commands_batch(commands: &[BatchCommand]) -> BatchV3 {
+    BatchV3::from_commands(commands.iter().cloned()).unwrap()
+}
+
+fn add_command() -> BatchCommand {
+    BatchCommand::from_method(&TaskResultAdd::new(TaskId::new(51).unwrap(), "x").unwrap()).unwrap()
+}
+
+fn get_command() -> BatchCommand {
+    BatchCommand::from_method(&TaskGet::for_chat(TaskId::new(51).unwrap())).unwrap()
+}
+
+#[test]
+fn a_batch_is_charged_to_its_commands_methods() {
+    let batch = commands_batch(&[add_command(), get_command(), add_command()]);
+    assert_eq!(
+        batch.budget_methods(),
+        vec!["tasks.task.result.add", "tasks.task.get"]
+    );
+    assert_eq!(
+        add_from_chat().budget_methods(),
+        vec![add_from_chat().name()]
+    );
+    let mut cmd = serde_json::Map::new();
+    cmd.insert(
+        "cmd".into(),
+        serde_json::json!({"a": "user.get?ID=1", "b": "im.message.add?DIALOG_ID=chat58&MESSAGE=x", "c": "user.get"}),
+    );
+    let classic = RawCall::new("batch", Api::Classic)
+        .unwrap()
+        .with_params(cmd)
+        .unwrap();
+    assert_eq!(classic.budget_methods(), vec!["user.get", "im.message.add"]);
+    assert!(RawCall::new("batch", Api::V3)
+        .unwrap()
+        .budget_methods()
+        .is_empty());
+}
+
+#[test]
+fn a_batch_reply_is_not_recorded_under_batch() {
+    let state = PortalState::new(7);
+    let reset_secs = T0 / 1000 + 20;
+    let ex = Exchange::new(&webhook(), commands_batch(&[get_command()]), &state).unwrap();
+    let body = format!(
+        r#"{{"result":[{{"item":{{"id":51}}}}],"time":{{"operating":478,"operating_reset_at":{reset_secs}}}}}"#
+    );
+    let run = drive(ex, vec![answer(200, &body)], t0());
+    run.result.unwrap();
+    // Observed, but charged to nothing: not `batch`, and not the command's method.
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::OperatingReported {
+            operating_ms: 478_000,
+            ..
+        }
+    )));
+    assert_eq!(state.budgets().reset_at("batch"), None);
+    assert_eq!(state.budgets().reset_at("tasks.task.get"), None);
+    // So a following batch is not held.
+    let ex = Exchange::new(&webhook(), commands_batch(&[get_command()]), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![answer(200, r#"{"result":[{"item":{"id":51}}]}"#)],
+        run.now,
+    );
+    run.result.unwrap();
+    assert!(run.waits.is_empty(), "{:?}", run.waits);
+}
+
+#[test]
+fn a_batch_is_held_while_any_of_its_methods_is_held() {
+    let state = PortalState::new(7);
+    let reset_secs = T0 / 1000 + 20;
+    // A reply reports tasks.task.result.add at 478 s of 480 s.
+    let body = item_ok(reset_secs).replace(r#""operating":0.5"#, r#""operating":478"#);
+    let add = TaskResultAdd::new(TaskId::new(51).unwrap(), "x").unwrap();
+    let ex = Exchange::new(&webhook(), add, &state).unwrap();
+    let run = drive(ex, vec![answer(200, &body)], t0());
+    run.result.unwrap();
+    let now = run.now;
+
+    // A batch holding that method waits for its reset (+1 s) before it is sent.
+    let ex = Exchange::new(
+        &webhook(),
+        commands_batch(&[get_command(), add_command()]),
+        &state,
+    )
+    .unwrap();
+    let ok = r#"{"result":[{"item":{"id":51}},{"item":{"id":19}}]}"#;
+    let run = drive(ex, vec![answer(200, ok)], now);
+    run.result.unwrap();
+    assert_eq!(
+        run.waits,
+        vec![(
+            Timestamp::from_unix_secs(reset_secs + 1),
+            WaitReason::BudgetReset
+        )]
+    );
+
+    // With a short maximum wait it ends without a request, naming the held method.
+    let ex = Exchange::with_options(
+        &webhook(),
+        commands_batch(&[get_command(), add_command()]),
+        &state,
+        ExchangeOptions::new()
+            .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(1))),
+    )
+    .unwrap();
+    let run = drive(ex, vec![], now);
+    match &run.result {
+        Err(Error::OperatingLimit {
+            method,
+            last: None,
+            reset_at,
+        }) => {
+            assert_eq!(method, "tasks.task.result.add");
+            assert_eq!(*reset_at, Timestamp::from_unix_secs(reset_secs + 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(run.sent.is_empty());
+
+    // A batch of other methods goes at once.
+    let ex = Exchange::new(&webhook(), commands_batch(&[get_command()]), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![answer(200, r#"{"result":[{"item":{"id":51}}]}"#)],
+        now,
+    );
+    run.result.unwrap();
+    assert!(run.waits.is_empty(), "{:?}", run.waits);
+}
+
+#[test]
+fn a_429_on_a_batch_holds_every_method_in_it() {
+    let state = PortalState::new(7);
+    let opts = ExchangeOptions::new()
+        .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(10)));
+    let reset_secs = T0 / 1000 + 30;
+    let body = format!(
+        r#"{{"error":{{"code":"BITRIX_REST_V3_EXCEPTION_RATELIMITEXCEPTION","message":"m"}},"time":{{"operating_reset_at":{reset_secs}}}}}"#
+    );
+    let batch = commands_batch(&[get_command(), add_command()]);
+    let ex = Exchange::with_options(&webhook(), batch, &state, opts.clone()).unwrap();
+    let run = drive(ex, vec![answer(429, &body)], t0());
+    match &run.result {
+        Err(Error::OperatingLimit {
+            method,
+            reset_at,
+            last: Some(_),
+        }) => {
+            assert_eq!(method, "batch");
+            assert_eq!(*reset_at, Timestamp::from_unix_secs(reset_secs + 1));
+        }
+        other => panic!("{other:?}"),
+    }
+    let now = run.now;
+    // Both command methods are held: neither goes, alone or in another batch...
+    let add = TaskResultAdd::new(TaskId::new(51).unwrap(), "x").unwrap();
+    let ex = Exchange::with_options(&webhook(), add, &state, opts.clone()).unwrap();
+    let run = drive(ex, vec![], now);
+    assert!(matches!(
+        run.result,
+        Err(Error::OperatingLimit { last: None, .. })
+    ));
+    let get = TaskGet::for_chat(TaskId::new(51).unwrap());
+    let ex = Exchange::with_options(&webhook(), get, &state, opts.clone()).unwrap();
+    let run = drive(ex, vec![], now);
+    assert!(matches!(
+        run.result,
+        Err(Error::OperatingLimit { last: None, .. })
+    ));
+    let ex = Exchange::with_options(
+        &webhook(),
+        commands_batch(&[get_command()]),
+        &state,
+        opts.clone(),
+    )
+    .unwrap();
+    assert!(drive(ex, vec![], now).result.is_err());
+    // ...while a method outside the batch goes on, and nothing is held under `batch`.
+    let ex = Exchange::with_options(&webhook(), im_add(), &state, opts).unwrap();
+    drive(ex, vec![answer(200, r#"{"result":1}"#)], now)
+        .result
+        .unwrap();
+    assert_eq!(
+        state.budgets().check("batch", now),
+        b24_core::engine::BudgetVerdict::Go
+    );
+
+    // A 429 whose reset is near: the batch waits and is sent again.
+    let state = PortalState::new(7);
+    let ex = Exchange::new(
+        &webhook(),
+        commands_batch(&[get_command(), add_command()]),
+        &state,
+    )
+    .unwrap();
+    let ok = r#"{"result":[{"item":{"id":51}},{"item":{"id":19}}]}"#;
+    let run = drive(ex, vec![answer(429, &body), answer(200, ok)], t0());
+    run.result.unwrap();
+    assert_eq!(
+        run.waits,
+        vec![(
+            Timestamp::from_unix_secs(reset_secs + 1),
+            WaitReason::BudgetReset
+        )]
+    );
+}

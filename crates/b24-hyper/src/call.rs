@@ -126,8 +126,9 @@ impl Client {
             KeyChoice::Key(key) => exchange_options.idempotency_key(key),
         };
         let mut exchange = Exchange::with_options(portal, method, &entry.state, exchange_options)?;
-        let span = trace::call_span(exchange.method_name());
-        trace::instrument(span, drive(inner, &entry, &mut exchange, deadline)).await
+        let span = trace::CallSpan::new(exchange.method_name());
+        span.instrument(drive(inner, &entry, &mut exchange, deadline, &span))
+            .await
     }
 
     /// Runs a method by name with JSON parameters (any REST 3.0 or classic method).
@@ -169,35 +170,44 @@ async fn drive<M>(
     entry: &CredentialEntry,
     exchange: &mut Exchange<M>,
     deadline: tokio::time::Instant,
+    span: &trace::CallSpan,
 ) -> Result<Reply<M::Output>, Error>
 where
     M: Method,
 {
     loop {
+        let mut attempt_span = None;
         let action = exchange.poll(now());
         let outcome = match action {
             Action::Send(request) => {
-                let attempt = exchange.attempts();
-                match crate::transport::send_attempt(inner, request, Some(deadline)).await {
+                let attempt = trace::AttemptSpan::new(exchange.attempts());
+                let sent = attempt.instrument(crate::transport::send_attempt(
+                    inner,
+                    request,
+                    Some(deadline),
+                ));
+                match sent.await {
                     Ok(response) => {
-                        trace::attempt_answered(attempt, response.status().as_u16());
+                        attempt.answered(response.status().as_u16());
                         exchange.handle_response(response, now());
                     }
                     Err(err) => {
-                        trace::attempt_failed(attempt, &err);
+                        attempt.failed(&err);
                         exchange.handle_transport_error(to_failure(err), now());
                     }
                 }
+                attempt_span = Some(attempt);
                 None
             }
             Action::Wait { until, reason } => {
-                let pause = wait_duration(now(), until);
-                trace::waiting(reason, pause);
-                tokio::time::sleep_until(tokio::time::Instant::now() + pause).await;
+                trace::wait(reason, wait_duration(now(), until)).await;
                 None
             }
             Action::RefreshToken(need) => {
-                let outcome = refresh(inner, entry, need, deadline).await;
+                let refresh_span = trace::RefreshSpan::new();
+                let outcome = refresh_span
+                    .instrument(refresh(inner, entry, need, deadline, &refresh_span))
+                    .await;
                 exchange.handle_token(outcome, now());
                 None
             }
@@ -207,7 +217,7 @@ where
             )))),
         };
         while let Some(event) = exchange.poll_event() {
-            trace::event(&event);
+            span.event(attempt_span.as_ref(), &event);
         }
         if let Some(result) = outcome {
             return result;
@@ -223,7 +233,33 @@ async fn refresh(
     entry: &CredentialEntry,
     need: RefreshNeeded,
     deadline: tokio::time::Instant,
+    span: &trace::RefreshSpan,
 ) -> Result<TokenGeneration, b24_core::Error> {
+    let outcome = refresh_once(inner, entry, need, deadline).await;
+    span.outcome(match &outcome {
+        Ok(RefreshOutcome::Refreshed(_)) => "refreshed",
+        Ok(RefreshOutcome::AlreadyRefreshed(_)) => "already_refreshed",
+        Err(_) => "failed",
+    });
+    outcome.map(|done| match done {
+        RefreshOutcome::Refreshed(g) | RefreshOutcome::AlreadyRefreshed(g) => g,
+    })
+}
+
+/// How a refresh ended well.
+enum RefreshOutcome {
+    /// This call refreshed.
+    Refreshed(TokenGeneration),
+    /// Another call had refreshed meanwhile.
+    AlreadyRefreshed(TokenGeneration),
+}
+
+async fn refresh_once(
+    inner: &Inner,
+    entry: &CredentialEntry,
+    need: RefreshNeeded,
+    deadline: tokio::time::Instant,
+) -> Result<RefreshOutcome, b24_core::Error> {
     let store = entry.state.tokens().ok_or(InputError::MissingAccessToken)?;
     let app = inner.oauth_app.as_ref().ok_or_else(|| {
         InputError::param(
@@ -233,9 +269,10 @@ async fn refresh(
     })?;
     let _single_flight = entry.refresh.lock().await;
     match need.plan(store.as_ref(), app)? {
-        RefreshPlan::AlreadyRefreshed(generation) => Ok(generation),
+        RefreshPlan::AlreadyRefreshed(generation) => {
+            Ok(RefreshOutcome::AlreadyRefreshed(generation))
+        }
         RefreshPlan::Send { request, pending } => {
-            trace::refreshing();
             let response = crate::transport::send_attempt(inner, request, Some(deadline))
                 .await
                 .map_err(|err| {
@@ -246,7 +283,9 @@ async fn refresh(
                         source: Some(Box::new(err)),
                     }
                 })?;
-            pending.finish(store.as_ref(), &response, now())
+            pending
+                .finish(store.as_ref(), &response, now())
+                .map(RefreshOutcome::Refreshed)
         }
         _ => Err(b24_core::Error::ExchangeMisuse(
             "the engine returned a refresh plan this adapter does not know",

@@ -120,6 +120,22 @@ impl TransportError {
         }
     }
 
+    /// A short, stable name of the failure's kind (`connect`, `tls`, `timeout`,
+    /// `http`, `body`, `body_too_large`, `insecure_scheme`, `invalid_address`), for
+    /// traces and metrics.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            TransportError::InsecureScheme => "insecure_scheme",
+            TransportError::InvalidAddress { .. } => "invalid_address",
+            TransportError::Connect { .. } => "connect",
+            TransportError::Tls { .. } => "tls",
+            TransportError::Timeout { .. } => "timeout",
+            TransportError::BodyTooLarge { .. } => "body_too_large",
+            TransportError::Http { .. } => "http",
+            TransportError::Body { .. } => "body",
+        }
+    }
+
     /// True for any timeout.
     pub fn is_timeout(&self) -> bool {
         matches!(self, TransportError::Timeout { .. })

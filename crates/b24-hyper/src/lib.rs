@@ -86,8 +86,13 @@
 //! - `native-roots`: trust the operating system's roots.
 //! - `ring` (default) / `aws-lc-rs`: the rustls crypto provider (`ring` needs only a C
 //!   compiler; `aws-lc-rs` wins when both are on).
-//! - `tracing`: a span per call (method name) and events per attempt and wait. Never a
-//!   URI, a header value or a body.
+//! - `tracing`: spans at debug level, target `b24_hyper`: `b24.call` (method name;
+//!   outcome, attempts and `replayed` when it ends), `b24.attempt` (attempt number;
+//!   status, or failure kind and sent state; the engine's outcome class), `b24.wait`
+//!   (reason, `wait_ms`) and `b24.refresh` (outcome), plus every engine event at trace
+//!   level. Never a URI, a host, a header value or a body. The HTTP stack beneath
+//!   (hyper-util, h2) emits its own events under its own targets: connection pool
+//!   keys (scheme, host, port) and frame kinds, never a path or header value.
 //!
 //! # Security
 //!

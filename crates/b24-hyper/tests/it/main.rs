@@ -23,4 +23,6 @@ mod oauth;
 mod quickstart;
 #[path = "../../examples/quickstart/flow.rs"]
 mod quickstart_flow;
+#[cfg(feature = "tracing")]
+mod tracing_spans;
 mod transport;

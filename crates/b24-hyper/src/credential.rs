@@ -1,35 +1,6 @@
 //! Credential identities: which app or webhook, and which user, a call runs as.
 //!
-//! Bitrix24 keeps three kinds of state per caller, with three different scopes:
-//!
-//! | state | the platform keys it by | the client keys it by |
-//! |---|---|---|
-//! | request-rate bucket (§4.1) | portal and source IP | portal host |
-//! | operating-time budget (§4.2) | method, and app **or** webhook | host + [`CredentialId::budget_scope`] |
-//! | OAuth token pair (§6.2) | app and user | host + [`CredentialId`] |
-//!
-//! A [`CredentialId`] names the credential without holding a secret, so it may be
-//! logged, shown in `Debug` output and used as a key in a store shared between
-//! processes:
-//!
-//! - **Webhook**: the webhook's user id plus a fingerprint of its secret. The user id
-//!   alone is ambiguous: one user may create several incoming webhooks on a portal
-//!   (with different scopes), and the portal counts each one's operating time apart.
-//!   The fingerprint is the first 64 bits of SHA-256 of the secret (the hash comes from
-//!   the rustls crypto provider already linked for TLS). SHA-256 cannot be run
-//!   backwards, and a 16-character secret has about 82 bits of entropy, so the 64
-//!   bits shown leave some 2^18 candidate secrets per fingerprint and no way to find
-//!   them short of hashing the whole space. It is stable across processes and
-//!   versions (no per-process salt), so a shared store can key by it. Two webhooks of
-//!   one user collide with probability 2^-64; a collision would only make them share
-//!   one budget view, the cautious side.
-//! - **OAuth**: the app is the client's ([`ClientBuilder::oauth_app`](crate::ClientBuilder::oauth_app),
-//!   one per client), and the user is an [`OAuthUser`] label chosen by the caller
-//!   (the portal's user id, an account key): a [`Portal`] built from an OAuth address
-//!   does not say whose token a call carries. Calls through
-//!   [`Client::oauth_user`](crate::Client::oauth_user) run as that user; other calls
-//!   run as the default user. Every OAuth user of a portal shares the app's
-//!   operating budgets (the platform counts per app) and has a token store of its own.
+//! See [`CredentialId`] for the scopes and the reasoning.
 
 use std::fmt;
 use std::sync::Arc;
@@ -97,8 +68,38 @@ impl fmt::Display for OAuthUser {
     }
 }
 
-/// The secret-free identity of the credential a call runs as; see the
-/// [module docs](self) for what it is made of and why.
+/// The secret-free identity of the credential a call runs as.
+///
+/// Bitrix24 keeps three kinds of state per caller, with three different scopes:
+///
+/// | state | the platform keys it by | the client keys it by |
+/// |---|---|---|
+/// | request-rate bucket (§4.1) | portal and source IP | portal host |
+/// | operating-time budget (§4.2) | method, and app **or** webhook | host + the credential's budget scope |
+/// | OAuth token pair (§6.2) | app and user | host + credential |
+///
+/// A [`CredentialId`] names the credential without holding a secret, so it may be
+/// logged, shown in `Debug` output and used as a key in a store shared between
+/// processes:
+///
+/// - **Webhook**: the webhook's user id plus a fingerprint of its secret. The user id
+///   alone is ambiguous: one user may create several incoming webhooks on a portal
+///   (with different scopes), and the portal counts each one's operating time apart.
+///   The fingerprint is the first 64 bits of SHA-256 of the secret (the hash comes from
+///   the rustls crypto provider already linked for TLS). SHA-256 cannot be run
+///   backwards, and a 16-character secret has about 82 bits of entropy, so the 64
+///   bits shown leave some 2^18 candidate secrets per fingerprint and no way to find
+///   them short of hashing the whole space. It is stable across processes and
+///   versions (no per-process salt), so a shared store can key by it. Two webhooks of
+///   one user collide with probability 2^-64; a collision would only make them share
+///   one budget view, the cautious side.
+/// - **OAuth**: the app is the client's ([`ClientBuilder::oauth_app`](crate::ClientBuilder::oauth_app),
+///   one per client), and the user is an [`OAuthUser`] label chosen by the caller
+///   (the portal's user id, an account key): a [`Portal`] built from an OAuth address
+///   does not say whose token a call carries. Calls through
+///   [`Client::as_oauth_user`](crate::Client::as_oauth_user) run as that user; other calls
+///   run as the default user. Every OAuth user of a portal shares the app's
+///   operating budgets (the platform counts per app) and has a token store of its own.
 ///
 /// `Display` gives a stable text form, `webhook:1:9f86d081884c7d65` or
 /// `oauth:user:67` (`oauth` alone for the default user), fit as part of a key in a

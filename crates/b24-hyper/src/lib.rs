@@ -49,8 +49,8 @@
 //!   of users of one portal.
 //!
 //! A [`CredentialId`] names a credential without its secret (a webhook's user id and
-//! a SHA-256 fingerprint of its secret; an OAuth user's label); see its module for
-//! the reasoning. State is made on first use with the client's defaults
+//! a SHA-256 fingerprint of its secret; an OAuth user's label); its docs give the
+//! reasoning. State is made on first use with the client's defaults
 //! ([`ClientBuilder::bucket`], [`ClientBuilder::budget`]) or installed with
 //! [`Client::register_portal`] / [`Client::register_oauth_portal`]. One portal's full
 //! bucket, spent budget or expired token never holds up another; all share one

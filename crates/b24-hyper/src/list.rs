@@ -18,6 +18,29 @@ type PageFuture = Pin<Box<dyn Future<Output = Result<Vec<TaskResult>, Error>> + 
 
 /// The stream [`TaskResults::list`](crate::TaskResults::list) returns: results in
 /// ascending id order, one `Err` at most (the stream ends after it).
+///
+/// # How paging ends
+///
+/// Each page is one `tasks.task.result.list` call (paced, retried and budgeted like
+/// any other call) asking for the results after the last id seen (`id > last`, order
+/// `id ASC`), with the query's limit as the page size.
+///
+/// - **Only an empty page ends the stream.** A page shorter than the page size does
+///   not: portals cap page sizes silently (the server's own cap is
+///   [`TaskResultList::MAX_LIMIT`], and a portal may apply a smaller one), so a short
+///   page says nothing about what is left. This costs one request more than stopping
+///   on a short page: a task with 7 results read 3 at a time takes 4 requests, the last
+///   one empty. ([`TaskResultList::page_size`] reads "a page shorter than this is the
+///   last one"; this stream deliberately does not rely on that.)
+/// - **A page that does not advance is an error.** Results at or before the last id
+///   seen are skipped; a non-empty page with nothing after it (a portal ignoring the
+///   keyset condition) ends the stream with [`Error::Paging`] instead of asking for
+///   the same page forever.
+/// - **An error ends the stream** after it is yielded; results yielded before it
+///   stand. To resume, start a new list with [`TaskResultList::after_id`] set to the
+///   last id received.
+/// - [`pages_fetched`](Self::pages_fetched) counts the pages received so far,
+///   the final empty one included.
 #[must_use = "streams do nothing unless polled"]
 pub struct ResultStream {
     client: Client,
@@ -57,7 +80,8 @@ impl ResultStream {
         }
     }
 
-    /// Pages fetched so far.
+    /// Pages received so far, the final empty one included (a page that failed is not
+    /// counted).
     pub fn pages_fetched(&self) -> u64 {
         self.pages
     }

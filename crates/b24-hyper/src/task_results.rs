@@ -131,9 +131,11 @@ impl TaskResults {
     ///
     /// The stream ends on an empty page, never on a short one: the portal caps page
     /// sizes silently, so a page shorter than the requested limit does not mean the
-    /// end. The query's filter, select and limit are kept; its order, offset and page
-    /// are replaced by the keyset. A query with [`TaskResultList::after_id`] starts
-    /// after that id. An error ends the stream after it is yielded.
+    /// end. A page that brings nothing past the previous one ends it with
+    /// [`Error::Paging`]. The query's filter, select and limit are kept; its order,
+    /// offset and page are replaced by the keyset. A query with
+    /// [`TaskResultList::after_id`] starts after that id. An error ends the stream
+    /// after it is yielded. See [`ResultStream`] for the details.
     pub fn list(&self, query: TaskResultList) -> ResultStream {
         ResultStream::new(self.client.clone(), self.portal.clone(), query)
     }

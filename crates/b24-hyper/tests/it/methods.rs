@@ -221,6 +221,47 @@ async fn a_short_page_does_not_end_the_stream() {
 }
 
 #[tokio::test]
+async fn a_page_that_does_not_advance_ends_the_stream_with_an_error() {
+    let env = emu::start().await;
+    let results = env.client.task_results(&env.default_webhook());
+    let mut made = Vec::new();
+    for n in 0..4 {
+        made.push(results.add(task(51), &format!("r{n}")).await.unwrap());
+    }
+    // A portal that ignores the keyset condition answers every page with the same
+    // two results: without the guard the stream would never end.
+    let first_two: Vec<_> = made[..2]
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    env.server.portal().inject(
+        Fault::respond(
+            200,
+            json!({"result": {"items": first_two}, "time": {"operating": 0}}),
+        )
+        .on("tasks.task.result.list")
+        .times(100),
+    );
+    let mut stream = results.list(TaskResultList::for_task(task(51)).limit(2).unwrap());
+    let mut items = Vec::new();
+    while let Some(item) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut stream).poll_next(cx)).await
+    {
+        items.push(item);
+    }
+    assert_eq!(items.len(), 3, "two results, then the error, then the end");
+    assert_eq!(items[0].as_ref().unwrap().id, made[0].id);
+    assert_eq!(items[1].as_ref().unwrap().id, made[1].id);
+    assert!(
+        matches!(items[2], Err(Error::Paging { .. })),
+        "{:?}",
+        items[2]
+    );
+    assert_eq!(stream.pages_fetched(), 2);
+    assert_eq!(env.server.portal().calls("tasks.task.result.list"), 2);
+}
+
+#[tokio::test]
 async fn list_errors_end_the_stream() {
     let env = emu::start().await;
     let results = env.client.task_results(&env.default_webhook());

@@ -84,6 +84,11 @@ impl Client {
             .timer(TokioTimer::new())
             .pool_idle_timeout(builder.pool_idle_timeout)
             .pool_max_idle_per_host(builder.pool_max_idle_per_host)
+            // The one repeat below the engine: hyper-util sends a request again on a
+            // fresh connection only when the pooled connection it picked closed
+            // before any byte of the request was written (the server dropping an
+            // idle keep-alive connection). Nothing reached the portal, so no write
+            // can run twice and the portal's bucket counted nothing.
             .retry_canceled_requests(true)
             .build(connector);
         Self {

@@ -318,7 +318,10 @@ pub enum Error {
 }
 
 impl Error {
-    /// The API error code, for API errors.
+    /// The API error code of the portal's answer behind this error. Like
+    /// [`api_error`](Self::api_error), [`class`](Self::class) and
+    /// [`status`](Self::status), it follows the core error's `last` answer (a call
+    /// that gave up after repeated refusals answers with the last refusal's code).
     pub fn code(&self) -> Option<&b24_types::ErrorCode> {
         match self {
             Error::Core(e) => e.code(),
@@ -326,7 +329,7 @@ impl Error {
         }
     }
 
-    /// The API error, if the portal answered with one.
+    /// The portal's error answer behind this error, if there was one.
     pub fn api_error(&self) -> Option<&b24_types::ApiError> {
         match self {
             Error::Core(e) => e.api_error(),
@@ -336,7 +339,10 @@ impl Error {
 
     /// The class of an API error (validation, permission, rate limit, ...).
     pub fn class(&self) -> Option<b24_types::ErrorClass> {
-        self.api_error().map(b24_types::ApiError::class)
+        match self {
+            Error::Core(e) => e.class(),
+            Error::Transport(_) | Error::Paging { .. } => None,
+        }
     }
 
     /// The HTTP status, when a response was received.

@@ -155,7 +155,8 @@ impl Stream for ResultStream {
 }
 
 /// A list page ordered by id only, without offset or page: what keyset paging needs
-/// whatever order the caller's query had.
+/// whatever order the caller's query had. Every other part of the method (name, API,
+/// repeat safety, idempotency and budget hooks, decoding) is the wrapped query's.
 struct KeysetPage(TaskResultList);
 
 impl Method for KeysetPage {
@@ -183,5 +184,14 @@ impl Method for KeysetPage {
     }
     fn decode(&self, result: Value) -> Result<Vec<TaskResult>, b24_core::Error> {
         self.0.decode(result)
+    }
+    fn accepts_bare_result(&self) -> bool {
+        self.0.accepts_bare_result()
+    }
+    fn honours_idempotency_key(&self) -> bool {
+        self.0.honours_idempotency_key()
+    }
+    fn budget_methods(&self) -> Vec<&str> {
+        self.0.budget_methods()
     }
 }

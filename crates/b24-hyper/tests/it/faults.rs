@@ -244,3 +244,47 @@ async fn plain_http_portals_are_refused_before_any_connection() {
         .unwrap();
     assert_eq!(server.portal().results().len(), 1);
 }
+
+#[tokio::test]
+async fn a_call_that_gives_up_answers_with_the_last_refusal() {
+    let env = emu::start_with(
+        Emulator::builder().portal(PortalConfig::new("localhost").bucket(50, 500.0)),
+        &[],
+        |b| {
+            b.bucket(b24_core::engine::BucketConfig::custom(50, 500.0).unwrap())
+                .retry_policy(
+                    RetryPolicy::default()
+                        .max_attempts(2)
+                        .backoff(Duration::from_millis(10), Duration::from_millis(20)),
+                )
+        },
+    )
+    .await;
+    env.server.portal().inject(
+        Fault::respond(
+            503,
+            serde_json::json!({"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}),
+        )
+        .on("tasks.task.get")
+        .times(10),
+    );
+    let err = env
+        .client
+        .task_chat_id(&env.default_webhook(), task(51))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Core(b24_core::Error::RetriesExhausted { attempts: 2, .. })
+        ),
+        "{err:?}"
+    );
+    // The accessors look through to the last answer.
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(err.code(), Some(&b24_types::ErrorCode::QueryLimitExceeded));
+    assert_eq!(err.class(), Some(b24_types::ErrorClass::RateLimited));
+    assert!(err.transport().is_none());
+    assert!(!err.is_timeout());
+    assert_eq!(env.server.portal().calls("tasks.task.get"), 2);
+}

@@ -59,7 +59,7 @@ pub trait Method {
     /// True when the portal honours an `Idempotency-Key` on this method, so a key
     /// makes repeating it after a 5xx or a timeout safe.
     ///
-    /// REST 3.0 documents keys for create, modify and delete methods only (§1.2), so
+    /// REST 3.0 documents keys for create, modify and delete methods only, so
     /// the default is `api() == Api::V3 && repeat() == Repeat::Unsafe`. A method that
     /// writes but does not honour keys (the REST 3.0 `batch`) returns false: the
     /// engine then sends it no key, never treats a key as protection for it, and
@@ -68,7 +68,7 @@ pub trait Method {
         self.api() == Api::V3 && self.repeat() == Repeat::Unsafe
     }
 
-    /// The methods whose operating-time budgets this call is charged to (§4.2): the
+    /// The methods whose operating-time budgets this call is charged to: the
     /// engine holds the call while any of them is held, and after a 429 it holds all
     /// of them. By default the method's own name. A batch returns its commands'
     /// methods: the platform charges each command to its own method and does not

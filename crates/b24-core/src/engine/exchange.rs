@@ -403,7 +403,7 @@ impl<M: Method> Exchange<M> {
         };
         if let Some(time) = time {
             // A reply's `time` is its own method's; a batch's is no one command's, and
-            // the outer batch call is not counted (§4.2), so it is not recorded.
+            // the outer batch call is not counted, so it is not recorded.
             if self.records_own_time {
                 self.state
                     .budgets()

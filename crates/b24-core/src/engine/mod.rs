@@ -146,7 +146,7 @@
 //!   (its `attempts` counts every request sent, the replay included).
 //!
 //! **Idempotency keys.** The portal honours `Idempotency-Key` only on REST 3.0 create,
-//! modify and delete methods (§1.2), which is what
+//! modify and delete methods, which is what
 //! [`Method::honours_idempotency_key`](crate::Method::honours_idempotency_key) says
 //! (by default: [`Repeat::Unsafe`](crate::Repeat::Unsafe) on
 //! [`Api::V3`](crate::Api::V3); false for the REST 3.0 `batch`; stated by the caller

@@ -10,13 +10,13 @@
 //! REST 3.0 batch is built for webhook portals only, and refused with an
 //! [`InputError`] for OAuth portals.
 //!
-//! The portal honours `Idempotency-Key` only on create, modify and delete methods
-//! (§1.2), not on `batch`, so a batch never carries a key
+//! The portal honours `Idempotency-Key` only on create, modify and delete methods,
+//! not on `batch`, so a batch never carries a key
 //! ([`Method::honours_idempotency_key`] is false): a batch holding a write is not
 //! repeated once it may have run, and a caller's key for it is refused.
 //!
 //! The platform charges each command to its own method's operating-time budget and
-//! does not count the outer call (§4.2), so a batch's
+//! does not count the outer call, so a batch's
 //! [`Method::budget_methods`] are its commands' methods: the engine holds a batch
 //! while any of them is held, and a 429 on a batch holds all of them.
 
@@ -343,7 +343,7 @@ impl Method for BatchV3 {
         false
     }
     /// The commands' methods, each once, in order: the platform charges each command
-    /// to its own method and does not count the outer `batch` call (§4.2).
+    /// to its own method and does not count the outer `batch` call.
     fn budget_methods(&self) -> Vec<&str> {
         let mut names: Vec<&str> = Vec::with_capacity(self.commands.len());
         for command in &self.commands {

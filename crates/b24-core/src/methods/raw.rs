@@ -21,7 +21,7 @@ use crate::request::validate_method_name;
 /// state with [`RawCall::with_idempotency`]. Without it, a REST 3.0 write
 /// ([`Repeat::Unsafe`]) is taken to honour keys, except a method named `batch`: most
 /// REST 3.0 writes called by name are the create, modify and delete methods the
-/// platform documents keys for (§1.2), and without a key such a write could never be
+/// platform documents keys for, and without a key such a write could never be
 /// repeated after a timeout. Mark a REST 3.0 write that does not honour keys with
 /// `with_idempotency(false)`, or a repeat after a 5xx or a timeout could run it twice.
 /// Classic methods never honour keys, whatever is stated.
@@ -141,7 +141,7 @@ impl Method for RawCall {
             })
     }
     /// The method's own name; for a classic `batch`, the methods named in its `cmd`
-    /// (each once; the outer call is not counted, §4.2); for a REST 3.0 `batch`,
+    /// (each once; the outer call is not counted); for a REST 3.0 `batch`,
     /// whose commands a raw call cannot carry, none.
     fn budget_methods(&self) -> Vec<&str> {
         if !self.name.eq_ignore_ascii_case("batch") {

@@ -121,8 +121,12 @@ impl Portal {
         self.0.scheme == Scheme::HTTP
     }
 
-    /// The webhook secret, for building the request path. Crate-internal.
-    pub(crate) fn webhook_secret(&self) -> Option<&WebhookSecret> {
+    /// The webhook secret (`None` for OAuth portals).
+    ///
+    /// For transports and state stores that must tell two webhooks of one user apart
+    /// (by a fingerprint of the secret, say). The secret type prints as
+    /// `WebhookSecret([redacted])`; only its `expose_secret()` yields the value.
+    pub fn webhook_secret(&self) -> Option<&WebhookSecret> {
         match &self.0.auth {
             Auth::Webhook { secret, .. } => Some(secret),
             Auth::OAuth => None,

@@ -5,9 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use b24_core::{Api, InputError, Method, Portal, PreparedCall, Repeat};
+use b24_core::{InputError, Portal};
 use b24_types::UserId;
-use serde_json::{Map, Value};
 
 /// The longest [`OAuthUser`] label accepted.
 pub const MAX_OAUTH_USER_LEN: usize = 128;
@@ -128,7 +127,7 @@ impl CredentialId {
         match portal.user_id() {
             Some(user) if portal.is_webhook() => Self(Kind::Webhook {
                 user,
-                fingerprint: webhook_fingerprint(portal, user),
+                fingerprint: webhook_fingerprint(portal),
             }),
             _ => Self(Kind::OAuth {
                 user: oauth_user.cloned(),
@@ -195,47 +194,14 @@ impl fmt::Debug for CredentialId {
     }
 }
 
-/// A request-less method whose only use is to have the core lay out a webhook URL,
-/// from which the secret's fingerprint is taken. `b24-core` keeps the secret to
-/// itself; the URL it builds is the one place it appears.
-struct Probe;
-
-impl Method for Probe {
-    type Output = ();
-    fn name(&self) -> &str {
-        "profile"
-    }
-    fn api(&self) -> Api {
-        Api::Classic
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Safe
-    }
-    fn params(&self) -> Result<Map<String, Value>, b24_core::Error> {
-        Ok(Map::new())
-    }
-    fn decode(&self, _result: Value) -> Result<(), b24_core::Error> {
-        Ok(())
-    }
-}
-
-/// The first 64 bits of SHA-256 of the webhook's secret, taken from the path the core
-/// builds (`/rest/{user}/{secret}/profile`). Should the layout ever differ, the whole
-/// path is hashed instead: still a fingerprint of the user and secret, just another
-/// one. Zero only if no request could be built (then webhooks of one user share).
-fn webhook_fingerprint(portal: &Portal, user: UserId) -> u64 {
-    let Ok(request) = PreparedCall::new(portal, &Probe).and_then(|call| call.request(None, None))
-    else {
-        return 0;
-    };
-    let path = request.uri().path();
-    let user = user.to_string();
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let secret = match segments.as_slice() {
-        [.., u, secret, "profile"] if *u == user => *secret,
-        _ => path,
-    };
-    crate::tls::sha256_prefix(secret.as_bytes()).unwrap_or(0)
+/// The first 64 bits of SHA-256 of the webhook's secret: stable across processes, so
+/// a shared store can key state by it, and not reversible to the secret. Zero only if
+/// no crypto provider is available (then the webhooks of one user share state).
+fn webhook_fingerprint(portal: &Portal) -> u64 {
+    portal
+        .webhook_secret()
+        .and_then(|secret| crate::tls::sha256_prefix(secret.expose_secret().as_bytes()))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -703,8 +703,11 @@ impl TaskResultList {
         self
     }
 
-    /// The page size that will be asked for (the default 50 when none was set). A
-    /// page shorter than this is the last one.
+    /// The page size that will be asked for (the default 50 when none was set).
+    ///
+    /// A shorter page does **not** prove the end of the list: portals cap page sizes
+    /// silently, below the requested limit. Page with [`after_id`](Self::after_id)
+    /// until a page comes back empty.
     pub fn page_size(&self) -> u32 {
         self.limit.unwrap_or(Self::DEFAULT_LIMIT)
     }

@@ -80,14 +80,8 @@ fn run_with(
         settings,
         settings.loopback_sample_time,
         Labels::new("one call at a time", BASELINE, SUBJECT),
-        |n| {
-            bench.server.portal().clear_requests();
-            runtime.block_on(bench.bare_sequential(n))
-        },
-        |n| {
-            bench.server.portal().clear_requests();
-            runtime.block_on(bench.b24_sequential(n))
-        },
+        |n| bench.counted(n, || runtime.block_on(bench.bare_sequential(n))),
+        |n| bench.counted(n, || runtime.block_on(bench.b24_sequential(n))),
     )?;
     let width = settings.concurrency.max(1);
     let concurrent = compare(
@@ -95,12 +89,14 @@ fn run_with(
         settings.loopback_sample_time,
         Labels::new(format!("{width} calls in flight"), BASELINE, SUBJECT),
         |n| {
-            bench.server.portal().clear_requests();
-            runtime.block_on(Arc::clone(bench).concurrent(n, width, Side::Bare))
+            bench.counted(n, || {
+                runtime.block_on(Arc::clone(bench).concurrent(n, width, Side::Bare))
+            })
         },
         |n| {
-            bench.server.portal().clear_requests();
-            runtime.block_on(Arc::clone(bench).concurrent(n, width, Side::B24))
+            bench.counted(n, || {
+                runtime.block_on(Arc::clone(bench).concurrent(n, width, Side::B24))
+            })
         },
     )?;
     Ok(vec![sequential, concurrent])
@@ -164,6 +160,27 @@ impl Bench {
             method,
             request,
         })
+    }
+
+    /// Runs one sample and checks that the emulator saw exactly `n` calls: no retry,
+    /// no call lost. The recorded requests are cleared first, so the emulator's log
+    /// stays small and costs both sides the same.
+    fn counted(
+        &self,
+        n: u64,
+        sample: impl FnOnce() -> Result<Duration, BenchError>,
+    ) -> Result<Duration, BenchError> {
+        let portal = self.server.portal();
+        portal.clear_requests();
+        let took = sample()?;
+        let seen = portal.calls(TaskGet::NAME);
+        if seen != n {
+            return Err(BenchError::new(
+                "end to end",
+                format!("{n} calls made but the emulator saw {seen}"),
+            ));
+        }
+        Ok(took)
     }
 
     /// Both sides get the answer they should before anything is timed.

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use b24_bench::Settings;
 
 const USAGE: &str = "usage: b24-bench [--rounds N] [--write PATH]\n\
-    --rounds N    alternating rounds per comparison (default 11, 1 to 101)\n\
+    --rounds N    alternating rounds per comparison (default 15, 1 to 101)\n\
     --write PATH  also write the markdown report to PATH";
 
 fn main() -> ExitCode {

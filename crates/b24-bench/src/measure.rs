@@ -130,7 +130,8 @@ pub fn timed(
     Ok(start.elapsed())
 }
 
-/// Calibrates both sides, then runs `settings.rounds` alternating rounds.
+/// Calibrates both sides, then runs `settings.rounds` rounds of
+/// `settings.slices` alternating slices.
 ///
 /// `baseline(n)` and `subject(n)` run exactly `n` iterations and return their time.
 ///
@@ -155,16 +156,22 @@ pub fn compare(
         subject_ns: Vec::with_capacity(rounds),
         ratios: Vec::with_capacity(rounds),
     };
+    let slices = settings.slices.max(1);
+    let slices_u64 = u64::try_from(slices).unwrap_or(1);
+    let (nb_slice, ns_slice) = (nb.div_ceil(slices_u64), ns.div_ceil(slices_u64));
     for round in 0..rounds {
-        let (b, s) = if round.is_multiple_of(2) {
-            let b = baseline(nb)?;
-            (b, subject(ns)?)
-        } else {
-            let s = subject(ns)?;
-            (baseline(nb)?, s)
-        };
-        let b = per_iteration_ns(b, nb);
-        let s = per_iteration_ns(s, ns);
+        let (mut b, mut s) = (Duration::ZERO, Duration::ZERO);
+        for slice in 0..slices {
+            if (round + slice).is_multiple_of(2) {
+                b += baseline(nb_slice)?;
+                s += subject(ns_slice)?;
+            } else {
+                s += subject(ns_slice)?;
+                b += baseline(nb_slice)?;
+            }
+        }
+        let b = per_iteration_ns(b, nb_slice * slices_u64);
+        let s = per_iteration_ns(s, ns_slice * slices_u64);
         out.baseline_ns.push(b);
         out.subject_ns.push(s);
         out.ratios.push(if b > 0.0 { s / b } else { f64::NAN });
@@ -212,7 +219,8 @@ mod tests {
 
     #[test]
     fn a_slower_subject_has_a_ratio_above_one() {
-        let settings = Settings::smoke().with_rounds(3);
+        let mut settings = Settings::smoke().with_rounds(3);
+        settings.slices = 2;
         let spin = |n: u64, work: u64| {
             timed(n, || {
                 let mut x = 0u64;

@@ -107,13 +107,14 @@ impl Report {
         let _ = writeln!(out, "```sh\ncargo xtask bench\n# which runs:\ncargo run --release -p b24-bench -- --write docs/benchmarks.md\n```\n");
         let _ = writeln!(
             out,
-            "**Why ratios.** The figures are made on a shared machine with two cores, where \
-             absolute times move with whatever else runs. So every figure is a ratio of a \
+            "**Why ratios.** The figures are often made on a small shared machine (the table \
+             below says which), where absolute times move with whatever else runs. So every \
+             figure is a ratio of a \
              subject to a baseline measured in the same run: both are first calibrated to a \
              sample of about the same length (which also warms them up), then run in \
-             alternating rounds (baseline first in even rounds, subject first in odd ones), \
-             and each round gives one ratio of the times per iteration. A slow patch on the \
-             machine hits both sides of a round alike. The tables give the median ratio, \
+             rounds, each made of alternating slices of both sides (which side goes first \
+             alternates too), and each round gives one ratio of the times per iteration. A \
+             slow patch on the machine hits both sides of a round alike. The tables give the median ratio, \
              the spread (smallest to largest per-round ratio) and, for context only, the \
              median absolute times per iteration.\n"
         );
@@ -142,7 +143,12 @@ impl Report {
         if let Some(load) = &f.load_at_start {
             let _ = writeln!(out, "| load average (1 min) at start | {load} |");
         }
-        let _ = writeln!(out, "| rounds | {} per comparison, alternating |", s.rounds);
+        let _ = writeln!(
+            out,
+            "| rounds | {} per comparison, each of {} alternating slices per side |",
+            s.rounds,
+            s.slices.max(1)
+        );
         let _ = writeln!(
             out,
             "| sample length | {} in-process, {} over loopback (per side, per round) |",

@@ -7,8 +7,11 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Settings {
-    /// Alternating rounds per comparison; one ratio per round.
+    /// Rounds per comparison; one ratio per round.
     pub rounds: usize,
+    /// Alternating slices of both sides within a round: finer interleaving, so that
+    /// a slow patch of the machine falls on both sides alike.
+    pub slices: usize,
     /// Target wall time of one in-process sample (one side of one round).
     pub sample_time: Duration,
     /// Target wall time of one loopback sample (one side of one round).
@@ -20,11 +23,12 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings of the published figures: 11 rounds, 100 ms in-process samples,
-    /// 500 ms loopback samples, 16 calls in flight, 10 simulated minutes.
+    /// The settings of the published figures: 15 rounds of 5 slices, 100 ms
+    /// in-process samples, 500 ms loopback samples, 16 calls in flight, 10 simulated minutes.
     pub fn full() -> Self {
         Self {
-            rounds: 11,
+            rounds: 15,
+            slices: 5,
             sample_time: Duration::from_millis(100),
             loopback_sample_time: Duration::from_millis(500),
             concurrency: 16,
@@ -36,6 +40,7 @@ impl Settings {
     pub fn smoke() -> Self {
         Self {
             rounds: 1,
+            slices: 1,
             sample_time: Duration::from_millis(2),
             loopback_sample_time: Duration::from_millis(10),
             concurrency: 4,

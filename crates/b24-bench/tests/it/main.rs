@@ -51,7 +51,7 @@ fn every_benchmark_runs_one_tiny_round() {
         "## 4. End to end over loopback",
         "## 5. Limiter throughput",
         "| command | `test` |",
-        "| rounds | 1 per comparison, alternating |",
+        "| rounds | 1 per comparison, each of 1 alternating slices per side |",
     ] {
         assert!(md.contains(heading), "missing {heading:?} in\n{md}");
     }

@@ -60,13 +60,27 @@ impl DateTime {
     }
 
     /// Builds the portal's format from a unix timestamp and a UTC offset in seconds.
+    ///
+    /// Never panics. Input outside what the wire format can say is clamped rather than
+    /// refused:
+    /// - the offset is cut to whole minutes (toward zero) and clamped to
+    ///   `-23:59..=+23:59`, the range [`DateTime::parse`] accepts; the local time is
+    ///   computed with that written offset, so [`DateTime::unix_timestamp`] of the
+    ///   result equals `unix` whenever no clamping of the instant happened;
+    /// - the local date-time is clamped to `0000-01-01T00:00:00` ..=
+    ///   `9999-12-31T23:59:59`, the four-digit years of the format (so `i64::MIN`
+    ///   gives `0000-01-01T00:00:00` and `i64::MAX` `9999-12-31T23:59:59`, each
+    ///   with the written offset).
     pub fn from_unix(unix: i64, offset_seconds: i32) -> Self {
-        let local = unix + i64::from(offset_seconds);
+        let offset = offset_seconds.clamp(-MAX_OFFSET_SECONDS, MAX_OFFSET_SECONDS) / 60 * 60;
+        let local = unix
+            .saturating_add(i64::from(offset))
+            .clamp(MIN_LOCAL_UNIX, MAX_LOCAL_UNIX);
         let days = local.div_euclid(86_400);
         let secs = local.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        let sign = if offset_seconds < 0 { '-' } else { '+' };
-        let off = offset_seconds.unsigned_abs();
+        let sign = if offset < 0 { '-' } else { '+' };
+        let off = offset.unsigned_abs();
         Self(format!(
             "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
             secs / 3600,
@@ -88,6 +102,9 @@ impl DateTime {
     }
 
     /// Seconds since the unix epoch (UTC).
+    ///
+    /// Cannot overflow: a parsed year has four digits (0..=9999) and an offset is at
+    /// most 23:59, so the result lies within about ±2.6e11.
     pub fn unix_timestamp(&self) -> Result<i64, DateTimeError> {
         let p = self.parts()?;
         let days = days_from_civil(p.year, p.month, p.day);
@@ -122,6 +139,13 @@ impl<'de> Deserialize<'de> for DateTime {
         String::deserialize(d).map(Self)
     }
 }
+
+/// The largest UTC offset the wire format can write: `±23:59`.
+const MAX_OFFSET_SECONDS: i32 = 23 * 3600 + 59 * 60;
+/// `0000-01-01T00:00:00` as seconds since the epoch, read as a local time.
+const MIN_LOCAL_UNIX: i64 = -62_167_219_200;
+/// `9999-12-31T23:59:59` as seconds since the epoch, read as a local time.
+const MAX_LOCAL_UNIX: i64 = 253_402_300_799;
 
 fn err(reason: &'static str) -> DateTimeError {
     DateTimeError { reason }
@@ -288,6 +312,80 @@ mod tests {
         let neg = DateTime::from_unix(0, -3600 * 5 - 1800);
         assert_eq!(neg.as_str(), "1969-12-31T18:30:00-05:30");
         assert_eq!(neg.unix_timestamp().unwrap(), 0);
+    }
+
+    #[test]
+    fn the_clamp_bounds_are_the_four_digit_years() {
+        assert_eq!(days_from_civil(0, 1, 1) * 86_400, MIN_LOCAL_UNIX);
+        assert_eq!(
+            days_from_civil(9999, 12, 31) * 86_400 + 86_399,
+            MAX_LOCAL_UNIX
+        );
+    }
+
+    #[test]
+    fn from_unix_clamps_extreme_instants() {
+        let cases = [
+            (i64::MIN, 0, "0000-01-01T00:00:00+00:00"),
+            (i64::MAX, 0, "9999-12-31T23:59:59+00:00"),
+            (i64::MIN, i32::MIN, "0000-01-01T00:00:00-23:59"),
+            (i64::MIN, i32::MAX, "0000-01-01T00:00:00+23:59"),
+            (i64::MAX, i32::MAX, "9999-12-31T23:59:59+23:59"),
+            (i64::MAX, i32::MIN, "9999-12-31T23:59:59-23:59"),
+            (MAX_LOCAL_UNIX + 1, 0, "9999-12-31T23:59:59+00:00"),
+            (MIN_LOCAL_UNIX - 1, 0, "0000-01-01T00:00:00+00:00"),
+        ];
+        for (unix, offset, want) in cases {
+            let d = DateTime::from_unix(unix, offset);
+            assert_eq!(d.as_str(), want, "{unix} {offset}");
+            assert!(DateTime::parse(d.as_str()).is_ok(), "{want}");
+        }
+    }
+
+    #[test]
+    fn from_unix_keeps_the_edges_of_the_range_exact() {
+        let first = DateTime::from_unix(MIN_LOCAL_UNIX, 0);
+        assert_eq!(first.as_str(), "0000-01-01T00:00:00+00:00");
+        assert_eq!(first.unix_timestamp().unwrap(), MIN_LOCAL_UNIX);
+        let last = DateTime::from_unix(MAX_LOCAL_UNIX - 3600, 3600);
+        assert_eq!(last.as_str(), "9999-12-31T23:59:59+01:00");
+        assert_eq!(last.unix_timestamp().unwrap(), MAX_LOCAL_UNIX - 3600);
+    }
+
+    #[test]
+    fn from_unix_writes_only_offsets_the_format_can_carry() {
+        // Seconds in an offset are cut (the format has minutes only) and the local
+        // time follows the written offset, so the instant survives a round trip.
+        let d = DateTime::from_unix(1_777_536_900, 7259);
+        assert_eq!(d.as_str(), "2026-04-30T10:15:00+02:00");
+        assert_eq!(d.unix_timestamp().unwrap(), 1_777_536_900);
+        let d = DateTime::from_unix(1_777_536_900, -7259);
+        assert_eq!(d.as_str(), "2026-04-30T06:15:00-02:00");
+        assert_eq!(d.unix_timestamp().unwrap(), 1_777_536_900);
+        // An offset beyond ±23:59 is clamped to it.
+        let d = DateTime::from_unix(1_777_536_900, 30 * 3600);
+        assert_eq!(d.as_str(), "2026-05-01T08:14:00+23:59");
+        assert_eq!(d.unix_timestamp().unwrap(), 1_777_536_900);
+    }
+
+    #[test]
+    fn unix_timestamp_of_the_extreme_wire_values() {
+        let first = DateTime::parse("0000-01-01T00:00:00+23:59").unwrap();
+        assert_eq!(
+            first.unix_timestamp().unwrap(),
+            MIN_LOCAL_UNIX - i64::from(MAX_OFFSET_SECONDS)
+        );
+        let last = DateTime::parse("9999-12-31T23:59:60.999999999-23:59").unwrap();
+        assert_eq!(
+            last.unix_timestamp().unwrap(),
+            MAX_LOCAL_UNIX + 1 + i64::from(MAX_OFFSET_SECONDS)
+        );
+        // A fraction longer than nine digits is read, not accumulated.
+        let long = format!("2026-04-30T10:15:00.{}Z", "9".repeat(400));
+        assert_eq!(
+            DateTime::parse(&long).unwrap().parts().unwrap().nanosecond,
+            999_999_999
+        );
     }
 
     #[test]

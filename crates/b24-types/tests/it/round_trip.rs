@@ -61,6 +61,16 @@ proptest! {
     }
 
     #[test]
+    fn from_unix_never_panics_and_always_parses(unix in any::<i64>(), offset in any::<i32>()) {
+        let d = DateTime::from_unix(unix, offset);
+        let ts = DateTime::parse(d.as_str()).unwrap().unix_timestamp().unwrap();
+        // Inside the four-digit years and with a whole-minute offset the instant is kept.
+        if (-62_000_000_000..=253_000_000_000).contains(&unix) && offset.abs() < 86_340 {
+            prop_assert_eq!(ts, unix, "{}", d);
+        }
+    }
+
+    #[test]
     fn error_code_round_trips(c in error_code()) {
         prop_assert_eq!(round_trip(&c), c.clone());
         prop_assert_eq!(c.as_str().parse::<ErrorCode>().unwrap(), c.clone());

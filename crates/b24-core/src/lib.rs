@@ -90,6 +90,8 @@ pub use request::{
     build_request, validate_method_name, PreparedCall, RequestOptions, DEFAULT_USER_AGENT,
 };
 pub use response::{
-    decode_json, parse_envelope, parse_envelope_with, parse_response, scrub_snippet,
+    decode_json, decode_value, parse_envelope, parse_envelope_with, parse_response, scrub_snippet,
     IDEMPOTENT_REPLAYED, SNIPPET_CHARS,
 };
+/// The raw JSON text of a `result`, as [`Method::decode`] receives it.
+pub use serde_json::value::RawValue;

@@ -1,5 +1,7 @@
 //! The [`Method`] trait: a typed REST method is a struct holding its parameters.
 
+use serde_json::value::RawValue;
+
 use crate::api::Api;
 use crate::error::Error;
 
@@ -34,13 +36,18 @@ pub trait Method {
     /// request builder for OAuth portals; methods never add it.
     fn params(&self) -> Result<serde_json::Map<String, serde_json::Value>, Error>;
 
-    /// Decodes the envelope's `result` value into the output type.
+    /// Decodes the envelope's `result`, given as its raw JSON text borrowed from the
+    /// body (valid JSON syntax, not yet built into anything), into the output type.
     ///
     /// A decode failure is reported as [`Error::Decode`] with the JSON path relative
     /// to `result` and status 0; [`parse_response`](crate::parse_response) fills in
-    /// the real status and prefixes the path with `result`. [`decode_json`](crate::decode_json)
-    /// does this for any `DeserializeOwned` type.
-    fn decode(&self, result: serde_json::Value) -> Result<Self::Output, Error>;
+    /// the real status and prefixes the path with `result`.
+    /// [`decode_json`](crate::decode_json) does this for any `DeserializeOwned` type,
+    /// and [`decode_value`](crate::decode_value) for an untyped
+    /// [`serde_json::Value`] output. For a method that
+    /// [accepts a bare result](Method::accepts_bare_result), `result` may be the
+    /// whole body.
+    fn decode(&self, result: &RawValue) -> Result<Self::Output, Error>;
 
     /// The whole JSON body. By default the [`params`](Method::params) object; a
     /// method whose body is not an object (the REST 3.0 batch sends an array)
@@ -95,7 +102,7 @@ impl<M: Method + ?Sized> Method for &M {
     fn params(&self) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
         (**self).params()
     }
-    fn decode(&self, result: serde_json::Value) -> Result<Self::Output, Error> {
+    fn decode(&self, result: &RawValue) -> Result<Self::Output, Error> {
         (**self).decode(result)
     }
     fn body(&self) -> Result<serde_json::Value, Error> {

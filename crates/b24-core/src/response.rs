@@ -5,8 +5,8 @@
 //! 1. An empty or non-JSON body (an HTML 502 page from a proxy) is
 //!    [`Error::UnexpectedBody`] with the status and a short scrubbed snippet.
 //! 2. A JSON object with a non-null `error` is an [`Error::Api`], **whatever the
-//!    status** (2xx included). Both shapes are read: REST 3.0
-//!    `{"error":{"code","message","validation"?}}` and classic
+//!    status** (2xx included) and wherever `error` stands among the keys. Both shapes
+//!    are read: REST 3.0 `{"error":{"code","message","validation"?}}` and classic
 //!    `{"error":"CODE","error_description":"..."}`.
 //! 3. A JSON object with `result` is a success; `time` is read leniently (a malformed
 //!    `time` is dropped, not fatal) and the `Idempotent-Replayed: true` header sets
@@ -15,10 +15,32 @@
 //!    ([`Method::accepts_bare_result`], for `rest.documentation.openapi`), in which case
 //!    the whole body is the result.
 //!
-//! Unknown fields are ignored everywhere. Nothing here panics on any input.
+//! Unknown fields are ignored everywhere; a key sent twice counts with its last
+//! value. Nothing here panics on any input.
+//!
+//! # One pass over a success body
+//!
+//! A success body is read once: its top level is split into the raw JSON text of
+//! `result`, `error` and `time` ([`RawValue`], borrowed from the body, checked for
+//! JSON syntax but not built into a tree), and [`Method::decode`] builds the typed
+//! output straight from the raw `result`. Other top-level keys are skipped. JSON
+//! paths are tracked only when a decode fails: the failing decode is run again with
+//! path tracking. A success so costs a plain `serde_json` decode of the typed
+//! envelope plus a syntax scan of `result`.
+//!
+//! The slower, strict paths run only on rare answers: an error body is parsed
+//! whole into a [`Value`] before it is read, and so is a body that fails to decode
+//! or has neither `result` nor `error`. So text that is valid JSON syntax but that
+//! `serde_json` refuses to build into a value (a lone UTF-16 surrogate escape, a
+//! number past `f64`) still gives [`Error::UnexpectedBody`] there. In a success body
+//! it does so only where it is read: in a part that nothing reads (an unknown field,
+//! a repeated key's earlier value) it is skipped like the rest of that part, and in
+//! `time` it makes `time` malformed, so dropped.
 
 use b24_types::{ApiError, ErrorCode, ErrorShape, Time, ValidationIssue};
-use serde::de::DeserializeOwned;
+use serde::de::{self, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::Error;
@@ -42,36 +64,18 @@ pub fn parse_response<M: Method>(
     method: &M,
     response: &http::Response<bytes::Bytes>,
 ) -> Result<Reply<M::Output>, Error> {
-    let status = response.status();
-    let reply = parse_envelope_with(
-        status,
+    parse_with(
+        response.status(),
         response.headers(),
         response.body(),
         method.accepts_bare_result(),
-    )?;
-    let Reply {
-        result,
-        time,
-        replayed,
-    } = reply;
-    match method.decode(result) {
-        Ok(output) => Ok(Reply::new(output, time, replayed)),
-        Err(Error::Decode {
-            status: 0,
-            path,
-            message,
-        }) => Err(Error::Decode {
-            status: status.as_u16(),
-            path: prefix_path("result", &path),
-            message,
-        }),
-        Err(other) => Err(other),
-    }
+        |result| method.decode(result),
+    )
 }
 
-/// Parses the envelope without a method: the raw `result`, the `time` object and
-/// whether the answer was replayed. Bodies without the `{"result"}` envelope are a
-/// [`Error::Decode`].
+/// Parses the envelope without a method: the `result` as an untyped [`Value`]
+/// (object keys in the order sent), the `time` object and whether the answer was
+/// replayed. Bodies without the `{"result"}` envelope are a [`Error::Decode`].
 ///
 /// # Errors
 ///
@@ -96,44 +100,118 @@ pub fn parse_envelope_with(
     body: &[u8],
     accept_bare: bool,
 ) -> Result<Reply<Value>, Error> {
+    parse_with(status, headers, body, accept_bare, decode_value)
+}
+
+/// Decodes the raw JSON of a `result` into `T`, reporting the JSON path of a failure.
+///
+/// The error is [`Error::Decode`] with status 0 and the path relative to `result`
+/// (`.` for `result` itself); [`parse_response`] fills in the status and prefixes
+/// `result`. Method implementations use this in [`Method::decode`]. The path is
+/// worked out only when decoding fails, so a success costs a plain `serde_json`
+/// decode.
+///
+/// # Errors
+///
+/// [`Error::Decode`] when `result` does not have `T`'s shape.
+pub fn decode_json<T: DeserializeOwned>(result: &RawValue) -> Result<T, Error> {
+    let text = result.get();
+    serde_json::from_str(text).map_err(|plain| locate_failure::<T>(text, &plain))
+}
+
+/// Decodes the raw JSON of a `result` into an untyped [`Value`] (object keys in the
+/// order sent): the [`Method::decode`] of a method whose output is a `Value`.
+///
+/// # Errors
+///
+/// [`Error::Decode`] when `result` is JSON that `serde_json` cannot hold in a
+/// `Value` (a lone surrogate escape, a number out of range); [`parse_response`] turns
+/// that into [`Error::UnexpectedBody`], as for any body that is not valid JSON.
+pub fn decode_value(result: &RawValue) -> Result<Value, Error> {
+    decode_json(result)
+}
+
+/// Runs a failed decode again with path tracking, for the path of the failure.
+fn locate_failure<T: DeserializeOwned>(text: &str, plain: &serde_json::Error) -> Error {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Err(tracked) => Error::Decode {
+            status: 0,
+            path: tracked.path().to_string(),
+            message: message_of(tracked.inner()),
+        },
+        // Decoding the same text the same way cannot succeed the second time unless
+        // the type's `Deserialize` is not deterministic; keep the first failure.
+        Ok(_) => Error::Decode {
+            status: 0,
+            path: ".".to_owned(),
+            message: message_of(plain),
+        },
+    }
+}
+
+/// A decode error's message without the line and column (they would count within
+/// `result`, not the body; the JSON path says where).
+fn message_of(error: &serde_json::Error) -> String {
+    let full = error.to_string();
+    if error.line() == 0 {
+        return full;
+    }
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match full.strip_suffix(&position) {
+        Some(message) => message.to_owned(),
+        None => full,
+    }
+}
+
+/// The one parser behind [`parse_response`] and [`parse_envelope_with`].
+fn parse_with<T>(
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    accept_bare: bool,
+    decode: impl FnOnce(&RawValue) -> Result<T, Error>,
+) -> Result<Reply<T>, Error> {
     let code = status.as_u16();
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let Some(&first) = body.iter().find(|b| !b.is_ascii_whitespace()) else {
         return Err(Error::UnexpectedBody {
             status: code,
             snippet: String::new(),
         });
-    }
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(_) => {
-            return Err(Error::UnexpectedBody {
-                status: code,
-                snippet: scrub_snippet(body),
-            })
-        }
     };
     let replayed = is_replayed(headers);
-    let mut object = match value {
-        Value::Object(map) => map,
-        other if accept_bare => return Ok(Reply::new(other, None, replayed)),
-        _ => {
+    let finish = |decoded: Result<T, Error>, time: Option<Time>| match decoded {
+        Ok(result) => Ok(Reply::new(result, time, replayed)),
+        Err(err) => Err(decode_failure(code, body, err)),
+    };
+    if first != b'{' {
+        // Not an object (or not JSON at all): rare, so checked strictly.
+        if serde_json::from_slice::<Value>(body).is_err() {
+            return Err(unexpected_body(code, body));
+        }
+        if !accept_bare {
             return Err(Error::Decode {
                 status: code,
                 path: ".".to_owned(),
                 message: "the body is JSON but not an object".to_owned(),
-            })
+            });
         }
-    };
-    let time = object.get("time").and_then(read_time);
-    match object.get("error") {
-        None | Some(Value::Null) => {}
-        Some(error) => return Err(read_error(code, error, &object, time)),
+        return finish(decode(whole_body(code, body)?), None);
     }
-    if let Some(result) = object.remove("result") {
-        return Ok(Reply::new(result, time, replayed));
+    let envelope: RawEnvelope<'_> =
+        serde_json::from_slice(body).map_err(|_| unexpected_body(code, body))?;
+    if envelope.error.is_some_and(|e| e.get() != "null") {
+        return Err(api_error(code, body));
+    }
+    let time = envelope.time.and_then(read_time);
+    if let Some(result) = envelope.result {
+        return finish(decode(result), time);
     }
     if accept_bare {
-        return Ok(Reply::new(Value::Object(object), None, replayed));
+        return finish(decode(whole_body(code, body)?), None);
+    }
+    if serde_json::from_slice::<Value>(body).is_err() {
+        return Err(unexpected_body(code, body));
     }
     Err(Error::Decode {
         status: code,
@@ -142,24 +220,127 @@ pub fn parse_envelope_with(
     })
 }
 
-/// Decodes a JSON value into `T`, reporting the JSON path of a failure.
-///
-/// The error is [`Error::Decode`] with status 0 and the path relative to `value`;
-/// [`parse_response`] fills in the status and prefixes `result`. Method
-/// implementations use this in [`Method::decode`].
-///
-/// # Errors
-///
-/// [`Error::Decode`] when `value` does not have `T`'s shape.
-pub fn decode_json<T: DeserializeOwned>(value: Value) -> Result<T, Error> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
+/// The whole body as one raw JSON value (a bare result).
+fn whole_body(code: u16, body: &[u8]) -> Result<&RawValue, Error> {
+    serde_json::from_slice(body).map_err(|_| unexpected_body(code, body))
+}
+
+/// Fills in a decode failure's status and `result` path prefix. A body that is not
+/// strictly valid JSON is an unexpected body, as it would be without the fast path.
+fn decode_failure(code: u16, body: &[u8], err: Error) -> Error {
+    match err {
         Error::Decode {
             status: 0,
             path,
-            message: e.into_inner().to_string(),
+            message,
+        } => {
+            if serde_json::from_slice::<Value>(body).is_err() {
+                unexpected_body(code, body)
+            } else {
+                Error::Decode {
+                    status: code,
+                    path: prefix_path("result", &path),
+                    message,
+                }
+            }
         }
-    })
+        other => other,
+    }
+}
+
+fn unexpected_body(code: u16, body: &[u8]) -> Error {
+    Error::UnexpectedBody {
+        status: code,
+        snippet: scrub_snippet(body),
+    }
+}
+
+/// Reads an error body (one whose `error` is not null), parsed whole.
+fn api_error(code: u16, body: &[u8]) -> Error {
+    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(body) else {
+        return unexpected_body(code, body);
+    };
+    let time = object.get("time").and_then(read_time_value);
+    match object.get("error") {
+        Some(error) if !error.is_null() => read_error(code, error, &object, time),
+        // The raw split saw a non-null `error`, so this is not reached; an error body
+        // that reads otherwise is not one this parser understands.
+        _ => unexpected_body(code, body),
+    }
+}
+
+/// The top-level keys of an object body that the parser looks at, as raw JSON text
+/// borrowed from the body; every other key is skipped. A repeated key keeps its last
+/// value.
+#[derive(Default)]
+struct RawEnvelope<'a> {
+    result: Option<&'a RawValue>,
+    error: Option<&'a RawValue>,
+    time: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for RawEnvelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EnvelopeVisitor)
+    }
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = RawEnvelope<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut envelope = RawEnvelope::default();
+        while let Some(key) = map.next_key::<EnvelopeKey>()? {
+            match key {
+                EnvelopeKey::Result => envelope.result = Some(map.next_value()?),
+                EnvelopeKey::Error => envelope.error = Some(map.next_value()?),
+                EnvelopeKey::Time => envelope.time = Some(map.next_value()?),
+                EnvelopeKey::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(envelope)
+    }
+}
+
+/// A top-level key, compared after JSON unescaping.
+enum EnvelopeKey {
+    Result,
+    Error,
+    Time,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EnvelopeKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = EnvelopeKey;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(match key {
+            "result" => EnvelopeKey::Result,
+            "error" => EnvelopeKey::Error,
+            "time" => EnvelopeKey::Time,
+            _ => EnvelopeKey::Other,
+        })
+    }
 }
 
 fn prefix_path(prefix: &str, path: &str) -> String {
@@ -179,8 +360,12 @@ fn is_replayed(headers: &http::HeaderMap) -> bool {
     })
 }
 
-fn read_time(value: &Value) -> Option<Time> {
-    serde_json::from_value(value.clone()).ok()
+fn read_time(raw: &RawValue) -> Option<Time> {
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn read_time_value(value: &Value) -> Option<Time> {
+    Time::deserialize(value).ok()
 }
 
 /// Reads either error shape. Never fails: odd shapes still become an API error, so

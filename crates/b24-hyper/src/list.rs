@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use b24_core::methods::TaskResultList;
-use b24_core::{Api, Method, Portal, Repeat};
+use b24_core::{Api, Method, Portal, RawValue, Repeat};
 use b24_types::{ResultId, TaskResult};
 use futures_core::Stream;
 use serde_json::{json, Map, Value};
@@ -182,7 +182,7 @@ impl Method for KeysetPage {
         }
         Ok(params)
     }
-    fn decode(&self, result: Value) -> Result<Vec<TaskResult>, b24_core::Error> {
+    fn decode(&self, result: &RawValue) -> Result<Vec<TaskResult>, b24_core::Error> {
         self.0.decode(result)
     }
     fn accepts_bare_result(&self) -> bool {

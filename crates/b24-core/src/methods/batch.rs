@@ -22,6 +22,7 @@
 
 use std::collections::HashSet;
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::api::Api;
@@ -335,7 +336,7 @@ impl Method for BatchV3 {
             self.commands.iter().map(BatchCommand::to_json).collect(),
         ))
     }
-    fn decode(&self, result: Value) -> Result<Vec<Value>, Error> {
+    fn decode(&self, result: &RawValue) -> Result<Vec<Value>, Error> {
         decode_json(result)
     }
     /// Always false: the portal does not honour `Idempotency-Key` on `batch`.

@@ -1,6 +1,7 @@
 //! `tasks.task.chat.message.send` (REST 3.0).
 
 use b24_types::TaskId;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::text::{decode_bool, non_blank, object};
@@ -63,7 +64,7 @@ impl Method for TaskChatMessageSend {
             json!({ "taskId": self.task_id, "text": self.text }),
         )]))
     }
-    fn decode(&self, result: Value) -> Result<bool, Error> {
+    fn decode(&self, result: &RawValue) -> Result<bool, Error> {
         decode_bool(result)
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use b24_types::{ChatId, MessageId, UserId};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::text::{non_blank, object};
@@ -98,7 +99,7 @@ impl Method for ImMessageAdd {
             ("MESSAGE", json!(self.message)),
         ]))
     }
-    fn decode(&self, result: Value) -> Result<MessageId, Error> {
+    fn decode(&self, result: &RawValue) -> Result<MessageId, Error> {
         decode_json(result)
     }
 }

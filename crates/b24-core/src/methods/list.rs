@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 
 use b24_types::{ResultId, ResultStatus, TaskId, TaskResult, UserId};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::api::Api;
@@ -778,7 +779,7 @@ impl Method for TaskResultList {
         }
         Ok(params)
     }
-    fn decode(&self, result: Value) -> Result<Vec<TaskResult>, Error> {
+    fn decode(&self, result: &RawValue) -> Result<Vec<TaskResult>, Error> {
         decode_json::<b24_types::ItemsResult<TaskResult>>(result).map(|r| r.items)
     }
 }

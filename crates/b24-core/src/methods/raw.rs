@@ -1,11 +1,13 @@
 //! [`RawCall`]: any method by name, either API.
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::api::Api;
 use crate::error::{Error, InputError};
 use crate::method::{Method, Repeat};
 use crate::request::validate_method_name;
+use crate::response::decode_value;
 
 /// Any method by name, with JSON parameters and a raw JSON result.
 ///
@@ -131,8 +133,8 @@ impl Method for RawCall {
         check_no_auth(&self.params)?;
         Ok(self.params.clone())
     }
-    fn decode(&self, result: Value) -> Result<Value, Error> {
-        Ok(result)
+    fn decode(&self, result: &RawValue) -> Result<Value, Error> {
+        decode_value(result)
     }
     fn honours_idempotency_key(&self) -> bool {
         self.api == Api::V3

@@ -1,6 +1,7 @@
 //! `tasks.task.get` (REST 3.0).
 
 use b24_types::{Task, TaskId};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::text::decode_item;
@@ -106,7 +107,7 @@ impl Method for TaskGet {
         }
         Ok(params)
     }
-    fn decode(&self, result: Value) -> Result<Task, Error> {
+    fn decode(&self, result: &RawValue) -> Result<Task, Error> {
         decode_item(result)
     }
 }

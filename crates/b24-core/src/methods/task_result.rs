@@ -1,6 +1,7 @@
 //! `tasks.task.result.add`, `addfromchatmessage`, `update`, `delete` (REST 3.0).
 
 use b24_types::{MessageId, ResultId, TaskId, TaskResult};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::text::{decode_bool, decode_item, non_blank, object};
@@ -61,7 +62,7 @@ impl Method for TaskResultAdd {
             json!({ "taskId": self.task_id, "text": self.text }),
         )]))
     }
-    fn decode(&self, result: Value) -> Result<TaskResult, Error> {
+    fn decode(&self, result: &RawValue) -> Result<TaskResult, Error> {
         decode_item(result)
     }
 }
@@ -107,7 +108,7 @@ impl Method for TaskResultAddFromChatMessage {
             json!({ "messageId": self.message_id }),
         )]))
     }
-    fn decode(&self, result: Value) -> Result<TaskResult, Error> {
+    fn decode(&self, result: &RawValue) -> Result<TaskResult, Error> {
         decode_item(result)
     }
 }
@@ -165,7 +166,7 @@ impl Method for TaskResultUpdate {
             ("fields", json!({ "text": self.text })),
         ]))
     }
-    fn decode(&self, result: Value) -> Result<TaskResult, Error> {
+    fn decode(&self, result: &RawValue) -> Result<TaskResult, Error> {
         decode_item(result)
     }
 }
@@ -207,7 +208,7 @@ impl Method for TaskResultDelete {
     fn params(&self) -> Result<Map<String, Value>, Error> {
         Ok(object([("id", json!(self.id))]))
     }
-    fn decode(&self, result: Value) -> Result<bool, Error> {
+    fn decode(&self, result: &RawValue) -> Result<bool, Error> {
         decode_bool(result)
     }
 }

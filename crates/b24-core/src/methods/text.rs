@@ -1,5 +1,6 @@
 //! Helpers shared by the method modules.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::{Error, InputError};
@@ -16,15 +17,17 @@ pub(crate) fn non_blank(field: &str, text: String) -> Result<String, InputError>
 
 /// Decodes a boolean outcome: `{"result": true}` as REST 3.0 sends it, or a bare
 /// `true` as classic methods do.
-pub(crate) fn decode_bool(result: Value) -> Result<bool, Error> {
-    match result {
-        Value::Bool(b) => Ok(b),
-        other => decode_json::<b24_types::BoolResult>(other).map(|r| r.result),
+pub(crate) fn decode_bool(result: &RawValue) -> Result<bool, Error> {
+    // Raw values carry no surrounding whitespace, so a bare boolean is exactly this.
+    match result.get() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => decode_json::<b24_types::BoolResult>(result).map(|r| r.result),
     }
 }
 
 /// Decodes `{"item": T}`.
-pub(crate) fn decode_item<T: serde::de::DeserializeOwned>(result: Value) -> Result<T, Error> {
+pub(crate) fn decode_item<T: serde::de::DeserializeOwned>(result: &RawValue) -> Result<T, Error> {
     decode_json::<b24_types::ItemResult<T>>(result).map(|r| r.item)
 }
 

@@ -7,8 +7,8 @@ use b24_core::methods::{
 };
 use b24_core::types::{AccessToken, ChatId, MessageId, ResultId, TaskId};
 use b24_core::{
-    build_request, Api, Error, IdempotencyKey, InputError, Method, PreparedCall, Repeat,
-    RequestOptions, DEFAULT_USER_AGENT,
+    build_request, decode_value, Api, Error, IdempotencyKey, InputError, Method, PreparedCall,
+    RawValue, Repeat, RequestOptions, DEFAULT_USER_AGENT,
 };
 use serde_json::{json, Value};
 
@@ -401,8 +401,8 @@ impl Method for Smuggler {
     fn params(&self) -> Result<serde_json::Map<String, Value>, Error> {
         Ok(json!({"auth":"x"}).as_object().unwrap().clone())
     }
-    fn decode(&self, result: Value) -> Result<Value, Error> {
-        Ok(result)
+    fn decode(&self, result: &RawValue) -> Result<Value, Error> {
+        decode_value(result)
     }
 }
 
@@ -423,8 +423,8 @@ impl Method for BadName {
     fn params(&self) -> Result<serde_json::Map<String, Value>, Error> {
         Ok(serde_json::Map::new())
     }
-    fn decode(&self, result: Value) -> Result<Value, Error> {
-        Ok(result)
+    fn decode(&self, result: &RawValue) -> Result<Value, Error> {
+        decode_value(result)
     }
 }
 

@@ -170,3 +170,158 @@ fn openapi_document_is_accepted_bare_or_wrapped() {
     assert!(parse_response(&other, &response(200, &doc.to_string())).is_err());
     assert!(parse_envelope_with(status(200), &no_headers(), b"[1]", true).is_ok());
 }
+
+#[test]
+fn error_wins_wherever_it_stands_and_a_repeated_key_keeps_its_last_value() {
+    // `error` after `result`: still an error.
+    let body = r#"{"result":{"item":{"id":1}},"time":{"operating":2},"error":"ACCESS_DENIED","error_description":"no"}"#;
+    let err = parse_response(&from_chat(), &response(200, body)).unwrap_err();
+    let api = err.api_error().unwrap();
+    assert_eq!(api.code, ErrorCode::AccessDenied);
+    assert_eq!(api.message, "no");
+    assert_eq!(api.time.as_ref().unwrap().operating, Some(2.0));
+    // A repeated key counts with its last value, as in a parsed JSON object.
+    let del = TaskResultDelete::new(ResultId::new(1).unwrap());
+    let body = r#"{"error":"QUERY_LIMIT_EXCEEDED","result":false,"error":null,"result":true}"#;
+    assert!(parse_response(&del, &response(200, body)).unwrap().result);
+    let body = r#"{"error":null,"result":true,"error":"QUERY_LIMIT_EXCEEDED"}"#;
+    let err = parse_response(&del, &response(200, body)).unwrap_err();
+    assert_eq!(err.code(), Some(&ErrorCode::QueryLimitExceeded));
+    // Keys are compared after unescaping.
+    let body = r#"{"res\u0075lt":{"r\u0065sult":true},"\u0074ime":{"operating":3}}"#;
+    let reply = parse_response(&del, &response(200, body)).unwrap();
+    assert!(reply.result);
+    assert_eq!(reply.time.unwrap().operating, Some(3.0));
+}
+
+#[test]
+fn untyped_results_keep_key_order_and_null() {
+    let raw = RawCall::new("tasks.task.result.list", Api::V3).unwrap();
+    let body = r#"{"result":{"zeta":1,"alpha":{"b":2,"a":[3,{"y":4,"x":5}]},"mid":null}}"#;
+    let reply = parse_response(&raw, &response(200, body)).unwrap();
+    assert_eq!(
+        serde_json::to_string(&reply.result).unwrap(),
+        r#"{"zeta":1,"alpha":{"b":2,"a":[3,{"y":4,"x":5}]},"mid":null}"#
+    );
+    let untyped = parse_envelope(status(200), &no_headers(), body.as_bytes()).unwrap();
+    assert_eq!(untyped.result, reply.result);
+    // `"result": null` is a result (null), not a missing one.
+    let reply = parse_response(&raw, &response(200, r#"{"result":null}"#)).unwrap();
+    assert_eq!(reply.result, serde_json::Value::Null);
+    // A typed method is told what it got.
+    let del = TaskResultDelete::new(ResultId::new(1).unwrap());
+    match parse_response(&del, &response(200, r#"{"result":null}"#)).unwrap_err() {
+        Error::Decode { status, path, .. } => {
+            assert_eq!(status, 200);
+            assert_eq!(path, "result");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn json_serde_refuses_to_build_is_an_unexpected_body_where_it_is_read() {
+    // A lone surrogate escape and a number past f64, read by the decode: the body is
+    // not valid JSON for serde_json, exactly as when the whole body was parsed first.
+    for body in [
+        r#"{"result":{"item":{"id":1,"text":"\ud800"}}}"#,
+        r#"{"result":{"item":{"id":1,"taskId":1e400}}}"#,
+    ] {
+        let err = parse_response(&from_chat(), &response(200, body)).unwrap_err();
+        assert!(
+            matches!(err, Error::UnexpectedBody { status: 200, .. }),
+            "{body}: {err:?}"
+        );
+        let err = parse_envelope(status(200), &no_headers(), body.as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, Error::UnexpectedBody { .. }),
+            "{body}: {err:?}"
+        );
+    }
+    // The same inside an error body: the error body is parsed whole.
+    let body = r#"{"error":"X","junk":"\udc00"}"#;
+    let err = parse_response(&from_chat(), &response(400, body)).unwrap_err();
+    assert!(
+        matches!(err, Error::UnexpectedBody { status: 400, .. }),
+        "{err:?}"
+    );
+    // Broken syntax anywhere, even in a part nothing reads, is never accepted.
+    for body in [
+        r#"{"result":{"item":{"id":1}},"junk":[1,}"#,
+        r#"{"result":{"item":{"id":1}}} trailing"#,
+        r#"{"result":{"item":{"id":1}},"junk":"\q"}"#,
+        "{\"result\":{\"item\":{\"id\":1,\"text\":\"\u{1}\"}}}",
+    ] {
+        let err = parse_response(&from_chat(), &response(200, body)).unwrap_err();
+        assert!(
+            matches!(err, Error::UnexpectedBody { status: 200, .. }),
+            "{body}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn decode_messages_name_the_problem_not_a_position() {
+    let cases = [
+        (
+            "{\n  \"result\": {\"item\": {\"id\": 1, \"text\": 5}}\n}",
+            "result.item.text",
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            "{\n  \"result\": {\"item\": {\"id\": \"x\"}}\n}",
+            "result.item.id",
+            "ResultId must be a positive decimal integer",
+        ),
+    ];
+    for (body, want_path, want_message) in cases {
+        match parse_response(&from_chat(), &response(200, body)).unwrap_err() {
+            Error::Decode { path, message, .. } => {
+                assert_eq!(path, want_path);
+                assert_eq!(message, want_message);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_bare_result_that_does_not_decode_has_a_result_path() {
+    // A typed method that accepts bare results is decoded from the whole body.
+    struct BareCount;
+    impl b24_core::Method for BareCount {
+        type Output = Vec<u32>;
+        fn name(&self) -> &str {
+            "documentation"
+        }
+        fn api(&self) -> Api {
+            Api::V3
+        }
+        fn repeat(&self) -> b24_core::Repeat {
+            b24_core::Repeat::Safe
+        }
+        fn params(&self) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+            Ok(serde_json::Map::new())
+        }
+        fn decode(&self, result: &b24_core::RawValue) -> Result<Vec<u32>, Error> {
+            b24_core::decode_json(result)
+        }
+        fn accepts_bare_result(&self) -> bool {
+            true
+        }
+    }
+    let reply = parse_response(&BareCount, &response(200, " [1, 2] ")).unwrap();
+    assert_eq!(reply.result, vec![1, 2]);
+    assert!(reply.time.is_none());
+    match parse_response(&BareCount, &response(200, r#"[1,"two"]"#)).unwrap_err() {
+        Error::Decode { status, path, .. } => {
+            assert_eq!(status, 200);
+            assert_eq!(path, "result[1]");
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse_response(&BareCount, &response(200, r#"{"time":{"operating":1}}"#)).unwrap_err() {
+        Error::Decode { path, .. } => assert_eq!(path, "result"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -13,7 +13,10 @@ use b24_core::types::{
     AccessToken, ApiError, ChatId, ErrorCode, ErrorShape, MessageId, ResultId, ResultStatus,
     TaskId, Time, UserId, ValidationIssue,
 };
-use b24_core::{build_request, parse_envelope, parse_response, Api, Error, Method, RequestOptions};
+use b24_core::{
+    build_request, parse_envelope, parse_envelope_with, parse_response, Api, Error, Method,
+    RequestOptions,
+};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -200,6 +203,229 @@ proptest! {
             other => prop_assert!(false, "expected an API error, got {:?}", other),
         }
     }
+}
+
+proptest! {
+    #[test]
+    fn one_pass_parser_agrees_with_the_rules_over_a_whole_value(
+        code in prop_oneof![Just(200u16), Just(201), 400..=599u16],
+        body in test_body(),
+    ) {
+        let text = body.text();
+        for accept_bare in [false, true] {
+            let want = reference(code, &body, accept_bare);
+            let got = outcome(parse_envelope_with(status(code), &no_headers(), text.as_bytes(), accept_bare));
+            prop_assert_eq!(&got, &want, "parse_envelope_with({}) of {}", accept_bare, text);
+            let name = if accept_bare { "rest.documentation.openapi" } else { "tasks.task.get" };
+            let raw = RawCall::new(name, Api::V3).unwrap();
+            let got = outcome(parse_response(&raw, &response(code, &text)));
+            prop_assert_eq!(&got, &want, "parse_response({}) of {}", name, text);
+        }
+    }
+}
+
+/// What a parse came to, compared between the parser and [`reference`].
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Ok(Value, Option<Time>),
+    Api(u16, ErrorShape, String),
+    Decode(u16),
+    Unexpected(u16),
+}
+
+fn outcome(parsed: Result<b24_core::Reply<Value>, Error>) -> Outcome {
+    match parsed {
+        Ok(reply) => Outcome::Ok(reply.result, reply.time),
+        Err(Error::Api(api)) => Outcome::Api(api.status, api.shape, api.code.as_str().to_owned()),
+        Err(Error::Decode { status, .. }) => Outcome::Decode(status),
+        Err(Error::UnexpectedBody { status, .. }) => Outcome::Unexpected(status),
+        Err(other) => panic!("unexpected error kind: {other:?}"),
+    }
+}
+
+/// A member value of a generated body.
+#[derive(Debug, Clone)]
+enum Member {
+    /// Valid JSON.
+    Valid(String),
+    /// Valid JSON syntax that serde_json will not build into a value.
+    Unbuildable(&'static str),
+    /// Broken syntax: the body is not JSON.
+    Broken(&'static str),
+}
+
+impl Member {
+    fn text(&self) -> &str {
+        match self {
+            Member::Valid(s) => s,
+            Member::Unbuildable(s) | Member::Broken(s) => s,
+        }
+    }
+}
+
+/// A generated body: an object written member by member (keys may repeat, stand in
+/// any order or be escaped), or other text.
+#[derive(Debug, Clone)]
+enum TestBody {
+    Object(Vec<(&'static str, Member)>),
+    Other(String),
+}
+
+impl TestBody {
+    fn text(&self) -> String {
+        match self {
+            TestBody::Object(members) => {
+                let inner: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\": {}", v.text()))
+                    .collect();
+                format!("{{{}}}", inner.join(","))
+            }
+            TestBody::Other(text) => text.clone(),
+        }
+    }
+}
+
+/// The envelope rules, over the body parsed whole into a `Value`. Text that is valid
+/// syntax but unbuildable is an unexpected body where it is read; in a success body
+/// it is skipped where nothing reads it and makes a `time` it sits in malformed.
+fn reference(code: u16, body: &TestBody, accept_bare: bool) -> Outcome {
+    let members = match body {
+        TestBody::Other(text) => {
+            return match serde_json::from_str::<Value>(text) {
+                Err(_) => Outcome::Unexpected(code),
+                Ok(value @ Value::Object(_)) => reference_object(code, value, accept_bare, None),
+                Ok(value) if accept_bare => Outcome::Ok(value, None),
+                Ok(_) => Outcome::Decode(code),
+            }
+        }
+        TestBody::Object(members) => members,
+    };
+    if members.iter().any(|(_, v)| matches!(v, Member::Broken(_))) {
+        return Outcome::Unexpected(code);
+    }
+    // The last member of each key counts; find which ones are unbuildable.
+    let canonical = |k: &str| match k {
+        "res\\u0075lt" => "result".to_owned(),
+        "\\u0065rror" => "error".to_owned(),
+        other => other.to_owned(),
+    };
+    let mut last: Map<String, Value> = Map::new();
+    let mut unbuildable: Vec<String> = Vec::new();
+    for (k, v) in members {
+        let k = canonical(k);
+        unbuildable.retain(|u| *u != k);
+        match v {
+            Member::Valid(text) => {
+                last.insert(k, serde_json::from_str(text).unwrap());
+            }
+            _ => {
+                last.insert(k.clone(), json!("unbuildable"));
+                unbuildable.push(k);
+            }
+        }
+    }
+    let any_unbuildable = members
+        .iter()
+        .any(|(_, v)| matches!(v, Member::Unbuildable(_)));
+    reference_object(
+        code,
+        Value::Object(last),
+        accept_bare,
+        Some((any_unbuildable, unbuildable)),
+    )
+}
+
+/// `unbuildable`: whether the body holds unbuildable text anywhere, and the keys
+/// whose counting value is unbuildable.
+fn reference_object(
+    code: u16,
+    value: Value,
+    accept_bare: bool,
+    unbuildable: Option<(bool, Vec<String>)>,
+) -> Outcome {
+    let (anywhere, keys) = unbuildable.unwrap_or((false, Vec::new()));
+    let Value::Object(map) = value else {
+        unreachable!("an object");
+    };
+    let time = if keys.iter().any(|k| k == "time") {
+        None
+    } else {
+        map.get("time")
+            .and_then(|t| serde_json::from_value::<Time>(t.clone()).ok())
+    };
+    let error = map.get("error").filter(|e| !e.is_null());
+    if error.is_some() && anywhere {
+        return Outcome::Unexpected(code);
+    }
+    match error {
+        None => {}
+        Some(Value::Object(detail)) => {
+            let code_text = match detail.get("code") {
+                None => String::new(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            };
+            return Outcome::Api(code, ErrorShape::V3, code_text);
+        }
+        Some(Value::String(s)) => return Outcome::Api(code, ErrorShape::Classic, s.clone()),
+        Some(other) => return Outcome::Api(code, ErrorShape::Classic, other.to_string()),
+    }
+    if let Some(result) = map.get("result") {
+        if keys.iter().any(|k| k == "result") {
+            return Outcome::Unexpected(code);
+        }
+        return Outcome::Ok(result.clone(), time);
+    }
+    if anywhere {
+        return Outcome::Unexpected(code);
+    }
+    if accept_bare {
+        Outcome::Ok(Value::Object(map), None)
+    } else {
+        Outcome::Decode(code)
+    }
+}
+
+fn test_body() -> impl Strategy<Value = TestBody> {
+    let top_key = prop_oneof![
+        Just("result"),
+        Just("error"),
+        Just("time"),
+        Just("error_description"),
+        Just("next"),
+        Just("res\\u0075lt"),
+        Just("\\u0065rror"),
+    ];
+    let member = prop_oneof![
+        4 => json_value().prop_map(|v| Member::Valid(v.to_string())),
+        1 => Just(Member::Valid("null".to_owned())),
+        1 => (proptest::option::of(0u32..2_000_000_000), proptest::option::of(0u32..1000))
+            .prop_map(|(start, op)| {
+                let mut t = Time::new();
+                t.start = start.map(f64::from);
+                t.operating = op.map(|o| f64::from(o) / 10.0);
+                Member::Valid(serde_json::to_string(&t).unwrap())
+            }),
+        1 => Just(Member::Valid(r#"{"start":"1777530300","operating":"0.5"}"#.to_owned())),
+        1 => Just(Member::Valid(r#"{"code":"QUERY_LIMIT_EXCEEDED","message":"m"}"#.to_owned())),
+        1 => prop_oneof![
+            Just(Member::Unbuildable(r#""\ud800""#)),
+            Just(Member::Unbuildable("1e400")),
+            Just(Member::Unbuildable(r#"{"operating":[-1e999]}"#)),
+        ],
+        1 => prop_oneof![
+            Just(Member::Broken("[1,")),
+            Just(Member::Broken(r#""\q""#)),
+            Just(Member::Broken("tru")),
+        ],
+    ];
+    prop_oneof![
+        8 => proptest::collection::vec((top_key, member), 0..6).prop_map(TestBody::Object),
+        2 => json_value().prop_map(|v| TestBody::Other(format!(" {v}\n"))),
+        1 => Just(TestBody::Other("<html>502</html>".to_owned())),
+        1 => Just(TestBody::Other(" \n".to_owned())),
+    ]
 }
 
 fn raw_response(code: u16, body: Vec<u8>) -> http::Response<Bytes> {

@@ -64,10 +64,16 @@ impl ManualClock {
         Self::new(SystemClock.now())
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward. The clock counts microseconds in an `i64` and stops at
+    /// its end (about 292,000 years after 1970) instead of wrapping around.
     pub fn advance(&self, by: Duration) {
         let delta = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
-        self.micros.fetch_add(delta, Ordering::SeqCst);
+        // The closure always returns `Some`, so the update cannot fail.
+        let _ = self
+            .micros
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |m| {
+                Some(m.saturating_add(delta))
+            });
     }
 
     /// Sets the clock to a unix time in seconds.

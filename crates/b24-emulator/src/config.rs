@@ -7,6 +7,14 @@ use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
 
+/// The longest token or idempotency lifetime a portal accepts: ten years (365-day
+/// years). Longer ones are cut to it, so that expiry times stay far from any overflow.
+pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// The longest header read timeout the emulator accepts: one day. Longer ones are cut
+/// to it (the HTTP server adds the timeout to the current instant).
+pub const MAX_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(86_400);
+
 /// Which body an expired or unknown OAuth token gets on `/rest/api/` (always 401).
 ///
 /// The server source raises a REST 3.0 `ACCESSDENIEDEXCEPTION` with 401; the cloud
@@ -117,15 +125,17 @@ impl PortalConfig {
         self
     }
 
-    /// How long a stored idempotent answer is kept (default 24 h).
+    /// How long a stored idempotent answer is kept (default 24 h; at most
+    /// [`MAX_TTL`], longer values are cut to it).
     pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
-        self.idempotency_ttl = ttl.as_secs_f64();
+        self.idempotency_ttl = ttl.min(MAX_TTL).as_secs_f64();
         self
     }
 
-    /// How long issued access tokens live (default 1 h).
+    /// How long issued access tokens live (default 1 h; at most [`MAX_TTL`], longer
+    /// values are cut to it).
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
-        self.access_ttl = ttl.as_secs_f64();
+        self.access_ttl = ttl.min(MAX_TTL).as_secs_f64();
         self
     }
 
@@ -203,9 +213,11 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How long a connection may take to send a request's headers (default 10 s).
+    /// How long a connection may take to send a request's headers, and a TLS
+    /// handshake to finish (default 10 s; at most [`MAX_HEADER_READ_TIMEOUT`], longer
+    /// values are cut to it).
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
-        self.header_read_timeout = timeout;
+        self.header_read_timeout = timeout.min(MAX_HEADER_READ_TIMEOUT);
         self
     }
 

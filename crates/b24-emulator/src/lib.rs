@@ -116,7 +116,9 @@ mod tls;
 mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{EmulatorBuilder, PortalConfig, V3AuthErrorShape};
+pub use config::{
+    EmulatorBuilder, PortalConfig, V3AuthErrorShape, MAX_HEADER_READ_TIMEOUT, MAX_TTL,
+};
 pub use emulator::{Emulator, Exchange};
 pub use faults::{Fault, FaultAction};
 pub use portal::{Portal, SeedError, SeededTask, StoredMessage, StoredResult, TaskSeed};

@@ -23,6 +23,10 @@ pub enum WaitReason {
     BudgetReset,
     /// Backing off before a retry.
     Backoff(RetryReason),
+    /// Before repeating a write protected only by its idempotency key, after an
+    /// attempt that may still be running on the portal
+    /// ([`RetryPolicy::in_flight_grace`](super::RetryPolicy::in_flight_grace)).
+    InFlightGrace,
 }
 
 /// One observable step of an exchange.

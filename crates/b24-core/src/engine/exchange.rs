@@ -33,7 +33,7 @@ use super::transport::TransportFailure;
 use super::{BudgetVerdict, Timestamp};
 use crate::error::{Error, InputError};
 use crate::idempotency_key::IdempotencyKey;
-use crate::method::Method;
+use crate::method::{Method, Repeat};
 use crate::portal::Portal;
 use crate::reply::Reply;
 use crate::request::{unhonoured_key, PreparedCall, DEFAULT_USER_AGENT};
@@ -177,6 +177,8 @@ pub struct Exchange<M: Method> {
     attempts: u32,
     token_refreshed: bool,
     sent_token: TokenGeneration,
+    /// When the last attempt was handed to the adapter.
+    sent_at: Timestamp,
     /// The methods whose budgets the call is charged to, each once.
     budget_methods: Vec<String>,
     /// Whether a reply's `time` is recorded under the method's own name.
@@ -253,6 +255,7 @@ impl<M: Method> Exchange<M> {
             attempts: 0,
             token_refreshed: false,
             sent_token: TokenGeneration::NONE,
+            sent_at: Timestamp::EPOCH,
             budget_methods,
             records_own_time,
             deadline: None,
@@ -328,7 +331,7 @@ impl<M: Method> Exchange<M> {
                             reason: WaitReason::RateLimit,
                         };
                     }
-                    return self.send();
+                    return self.send(now);
                 }
                 Phase::Ready {
                     not_before,
@@ -383,7 +386,7 @@ impl<M: Method> Exchange<M> {
                         self.phase = Phase::Slotted { at: slot };
                         continue;
                     }
-                    return self.send();
+                    return self.send(now);
                 }
             }
         }
@@ -518,7 +521,7 @@ impl<M: Method> Exchange<M> {
         }
     }
 
-    fn send(&mut self) -> Action<M::Output> {
+    fn send(&mut self, now: Timestamp) -> Action<M::Output> {
         let token = match self.state.tokens() {
             Some(store) if self.call.portal().is_oauth() => store.current(),
             _ => None,
@@ -532,6 +535,7 @@ impl<M: Method> Exchange<M> {
             Ok(request) => {
                 self.attempts = self.attempts.saturating_add(1);
                 self.sent_token = generation.unwrap_or(TokenGeneration::NONE);
+                self.sent_at = now;
                 self.events.push_back(Event::AttemptStarted {
                     attempt: self.attempts,
                     idempotency_key: self.key.is_some(),
@@ -580,6 +584,24 @@ impl<M: Method> Exchange<M> {
         match decision {
             Decision::Retry { after, reason } => {
                 let until = now.saturating_add(after);
+                // A write the policy repeats after a maybe-sent failure is protected only
+                // by its key, and two requests with the same key may both run: the
+                // repeat waits until the earlier attempt has surely finished, so that
+                // the portal answers it with the stored result.
+                if reason == RetryReason::TransportMaybeSent && self.call.repeat() == Repeat::Unsafe
+                {
+                    let grace = self
+                        .sent_at
+                        .saturating_add(self.policy.get_in_flight_grace());
+                    if grace > until {
+                        if self.deadline.is_some_and(|d| grace > d) {
+                            self.finish(Err(err), StopReason::NotRepeatable);
+                        } else {
+                            self.retry_at(now, grace, reason, WaitReason::InFlightGrace, err);
+                        }
+                        return;
+                    }
+                }
                 self.retry_at(now, until, reason, WaitReason::Backoff(reason), err);
             }
             Decision::WaitUntil { until, reason } => {

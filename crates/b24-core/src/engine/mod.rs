@@ -136,6 +136,11 @@
 //!   [`Repeat::Safe`](crate::Repeat::Safe), or it carries an `Idempotency-Key` the
 //!   method honours; otherwise the call ends with that error, because a repeat could
 //!   duplicate a write;
+//! - after a maybe-sent transport failure, a write protected only by its key is sent
+//!   again no sooner than [`RetryPolicy::in_flight_grace`] (61 s) after the failed
+//!   attempt was sent: two requests with the same key may both run, and by then the
+//!   first has surely finished, so the portal replays its stored answer; when that
+//!   passes the deadline the call ends with the transport error;
 //! - `expired_token`, `invalid_token`, or any 401 on REST 3.0, asks once for a fresh
 //!   token and replays; a second 401 ends with
 //!   [`Error::TokenRejected`](crate::Error::TokenRejected); webhooks are never refreshed;
@@ -203,8 +208,8 @@ pub use oauth::{
 };
 pub use policy::{
     CallFacts, Decision, RetryPolicy, RetryReason, StopReason, DEFAULT_BASE_BACKOFF,
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_OPERATING_WAIT, DEFAULT_RESET_MARGIN,
-    OPERATING_FALLBACK_WAIT,
+    DEFAULT_IN_FLIGHT_GRACE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_OPERATING_WAIT,
+    DEFAULT_RESET_MARGIN, OPERATING_FALLBACK_WAIT,
 };
 pub use state::{BudgetStore, MemoryBudgetStore, MemoryRateLimiter, PortalState, RateLimiter};
 pub use timestamp::Timestamp;

@@ -13,6 +13,7 @@
 //! | `Rejected(_)` | stop: validation, permission, scope, not-found, key reuse are final |
 //! | `ServerError`, `Transport(MaybeSent)` | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key` it honours; else stop |
 //! | `Transport(NotSent)` | retry after backoff (the call never left) |
+//! | after `Transport(MaybeSent)` on a write protected only by its key | the exchange sends the retry no sooner than [`in_flight_grace`](RetryPolicy::in_flight_grace) after the failed attempt was sent, or stops with the transport error when that passes the deadline |
 //! | `Unrecognised` | stop |
 //!
 //! `max_attempts` bounds the attempts caused by failures: the first attempt and
@@ -51,6 +52,10 @@ pub const OPERATING_FALLBACK_WAIT: Duration = Duration::from_secs(60);
 /// second early and meet a second 429. The same figure as the budget's
 /// [`BudgetConfig::reset_margin`](super::BudgetConfig::reset_margin) default.
 pub const DEFAULT_RESET_MARGIN: Duration = Duration::from_secs(1);
+/// The default in-flight grace ([`RetryPolicy::in_flight_grace`]): the platform cuts a
+/// cloud request off after 60 s, plus [`DEFAULT_RESET_MARGIN`] for clock skew.
+pub const DEFAULT_IN_FLIGHT_GRACE: Duration =
+    Duration::from_secs(60 + DEFAULT_RESET_MARGIN.as_secs());
 
 /// How a call retries: plain data, cheap to clone.
 ///
@@ -62,6 +67,7 @@ pub struct RetryPolicy {
     max_operating_wait: Duration,
     operating_fallback: Duration,
     reset_margin: Duration,
+    in_flight_grace: Duration,
     deadline: Option<Duration>,
 }
 
@@ -73,6 +79,7 @@ impl Default for RetryPolicy {
             max_operating_wait: DEFAULT_MAX_OPERATING_WAIT,
             operating_fallback: OPERATING_FALLBACK_WAIT,
             reset_margin: DEFAULT_RESET_MARGIN,
+            in_flight_grace: DEFAULT_IN_FLIGHT_GRACE,
             deadline: None,
         }
     }
@@ -121,6 +128,26 @@ impl RetryPolicy {
         self
     }
 
+    /// How long after an attempt was sent a write protected only by its
+    /// `Idempotency-Key` waits before it is sent again, when that attempt failed after
+    /// the request may have reached the portal ([`SentState::MaybeSent`]: a timeout,
+    /// a reset while awaiting the answer). Default [`DEFAULT_IN_FLIGHT_GRACE`] (61 s).
+    ///
+    /// Two concurrent requests with the same key may both run: the portal stores an
+    /// answer only once the first has finished. A repeat sent while the first attempt
+    /// may still be running on the portal could therefore run the write a second time.
+    /// The platform cuts a cloud request off after 60 s, so once the grace has passed
+    /// since the first attempt was sent, it has finished and the repeat gets its stored
+    /// answer. Lower it only for a portal known to finish sooner (a local test
+    /// server); a self-hosted portal with a longer execution limit needs more. When
+    /// the grace would end past the [`deadline`](RetryPolicy::deadline), the call ends
+    /// with the transport error instead. Not applied after a 5xx answer (the portal
+    /// has finished) or to [`Repeat::Safe`] calls.
+    pub fn in_flight_grace(mut self, d: Duration) -> Self {
+        self.in_flight_grace = d;
+        self
+    }
+
     /// An overall deadline for one call, counted from its first poll: waits that
     /// would end after it are not started, and the call ends with
     /// [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded).
@@ -147,6 +174,12 @@ impl RetryPolicy {
     /// The margin added to a reported reset time after a 429.
     pub fn get_reset_margin(&self) -> Duration {
         self.reset_margin
+    }
+
+    /// The in-flight grace before a key-protected write is repeated after a
+    /// maybe-sent failure.
+    pub fn get_in_flight_grace(&self) -> Duration {
+        self.in_flight_grace
     }
 
     /// The overall deadline, if any.

@@ -1393,3 +1393,141 @@ fn a_429_on_a_batch_holds_every_method_in_it() {
         )]
     );
 }
+
+fn replayed_answer() -> Step {
+    Step::Answer(
+        http::Response::builder()
+            .status(200)
+            .header("idempotent-replayed", "true")
+            .body(Bytes::from(item_ok(T0 / 1000 + 300)))
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_keyed_write_is_repeated_only_after_the_first_attempt_has_surely_finished() {
+    // The connection resets while the answer is awaited: the portal may still be
+    // running the write. Two requests with the same key may both run, so the repeat
+    // waits until the first one has been cut off (60 s) plus the margin.
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![
+            Step::Fail(TransportFailure::new(
+                TransportErrorKind::ConnectionClosed,
+                SentState::MaybeSent,
+            )),
+            replayed_answer(),
+        ],
+        t0(),
+    );
+    assert!(run.result.unwrap().replayed);
+    assert_eq!(run.sent.len(), 2);
+    // The first attempt was sent at t0: the repeat goes at t0 + 61 s, not after the
+    // one-second backoff.
+    assert_eq!(
+        run.waits,
+        vec![(
+            t0().saturating_add(Duration::from_secs(61)),
+            WaitReason::InFlightGrace
+        )]
+    );
+    assert_eq!(
+        RetryPolicy::default().get_in_flight_grace(),
+        Duration::from_secs(61)
+    );
+
+    // The grace is a policy setting; a longer backoff still wins over a short grace.
+    let state = PortalState::new(7);
+    let opts = ExchangeOptions::new().policy(
+        RetryPolicy::default()
+            .in_flight_grace(Duration::from_secs(5))
+            .backoff(Duration::from_secs(20), Duration::from_secs(20)),
+    );
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
+    let run = drive(
+        ex,
+        vec![Step::Fail(TransportFailure::timeout()), replayed_answer()],
+        t0(),
+    );
+    run.result.unwrap();
+    assert_eq!(
+        run.waits[0].1,
+        WaitReason::Backoff(RetryReason::TransportMaybeSent)
+    );
+    assert!(run.waits[0].0 >= t0().saturating_add(Duration::from_secs(10)));
+}
+
+#[test]
+fn no_grace_after_a_5xx_or_for_reads() {
+    // A 5xx answer means the portal has finished: the usual backoff.
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![
+            answer(
+                500,
+                &v3_error("BITRIX_REST_V3_EXCEPTION_INTERNAL_INTERNALEXCEPTION"),
+            ),
+            answer(200, &item_ok(T0 / 1000 + 300)),
+        ],
+        t0(),
+    );
+    run.result.unwrap();
+    assert_eq!(
+        run.waits[0].1,
+        WaitReason::Backoff(RetryReason::ServerError)
+    );
+    assert!(run.waits[0].0 <= t0().saturating_add(Duration::from_secs(2)));
+
+    // A read repeats nothing it could duplicate.
+    let ex = Exchange::new(
+        &webhook(),
+        TaskGet::for_chat(TaskId::new(51).unwrap()),
+        &state,
+    )
+    .unwrap();
+    let run = drive(
+        ex,
+        vec![
+            Step::Fail(TransportFailure::timeout()),
+            answer(200, r#"{"result":{"item":{"id":51}}}"#),
+        ],
+        t0(),
+    );
+    run.result.unwrap();
+    assert_eq!(
+        run.waits[0].1,
+        WaitReason::Backoff(RetryReason::TransportMaybeSent)
+    );
+    assert!(run.waits[0].0 <= t0().saturating_add(Duration::from_secs(2)));
+}
+
+#[test]
+fn a_grace_past_the_deadline_ends_with_the_maybe_sent_error() {
+    let state = PortalState::new(7);
+    let opts =
+        ExchangeOptions::new().policy(RetryPolicy::default().deadline(Duration::from_secs(30)));
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
+    let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
+    match run.result {
+        Err(Error::Transport {
+            kind: TransportErrorKind::Timeout,
+            sent: SentState::MaybeSent,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(run.sent.len(), 1);
+    assert!(run.waits.is_empty());
+    assert!(matches!(
+        run.events.last(),
+        Some(Event::Finished {
+            reason: StopReason::NotRepeatable,
+            attempts: 1,
+            ..
+        })
+    ));
+}

@@ -28,7 +28,10 @@ pub struct RecordedRequest {
     pub api: Api,
     /// The REST method name (lower-case), `batch`, or `oauth.token`.
     pub method: String,
-    /// The path with a webhook secret replaced by `[redacted]`.
+    /// The path, rebuilt from what the emulator understood of it and never kept as
+    /// sent: a webhook secret becomes `[redacted]`. In a path the emulator does not
+    /// serve, every segment other than the words `rest`, `api`, `oauth` and `token`
+    /// becomes `[redacted]`. A query follows, its secret values redacted as in `body`.
     pub path: String,
     /// Headers, without `authorization`, `cookie` and `proxy-authorization`.
     pub headers: Vec<(String, String)>,

@@ -59,19 +59,50 @@ impl Route {
         }
     }
 
-    /// The path with the webhook secret replaced.
+    /// The path to record, rebuilt from the route so that no raw path is ever kept:
+    /// a webhook secret becomes `[redacted]`, and so does a user segment that is not a
+    /// number (a malformed URL may have the secret there). A path the emulator does
+    /// not serve keeps only the words `rest`, `api`, `oauth` and `token`; every other
+    /// segment becomes `[redacted]`, since any of them may be a secret.
     pub(crate) fn redacted_path(&self, path: &str) -> String {
         match self {
             Route::V3 {
                 webhook: Some((user, _)),
                 method,
-            } => format!("/rest/api/{user}/[redacted]/{method}"),
+            } => format!("/rest/api/{}/{REDACTED}/{method}", user_segment(user)),
+            Route::V3 {
+                webhook: None,
+                method,
+            } => format!("/rest/api/{method}"),
             Route::Classic {
                 webhook: Some((user, _)),
                 method,
-            } => format!("/rest/{user}/[redacted]/{method}"),
-            _ => path.to_owned(),
+            } => format!("/rest/{}/{REDACTED}/{method}", user_segment(user)),
+            Route::Classic {
+                webhook: None,
+                method,
+            } => format!("/rest/{method}"),
+            Route::Token => "/oauth/token/".to_owned(),
+            Route::Unknown => path
+                .split('/')
+                .map(|segment| match segment {
+                    "" | "rest" | "api" | "oauth" | "token" => segment,
+                    _ => REDACTED,
+                })
+                .collect::<Vec<_>>()
+                .join("/"),
         }
+    }
+}
+
+/// What a secret in a recorded path is replaced with.
+const REDACTED: &str = "[redacted]";
+
+fn user_segment(user: &str) -> &str {
+    if !user.is_empty() && user.bytes().all(|b| b.is_ascii_digit()) {
+        user
+    } else {
+        REDACTED
     }
 }
 
@@ -160,6 +191,46 @@ mod tests {
         );
         assert_eq!(Route::parse("/oauth/token/"), Route::Token);
         assert_eq!(Route::parse("/favicon.ico"), Route::Unknown);
+    }
+
+    #[test]
+    fn recorded_paths_never_carry_a_secret() {
+        let secret = "s3cretw3bhookc0de";
+        for (path, want) in [
+            (
+                format!("/rest/api/1/{secret}/tasks.task.get"),
+                "/rest/api/1/[redacted]/tasks.task.get",
+            ),
+            (
+                format!("/rest/7/{secret}/im.message.add.json"),
+                "/rest/7/[redacted]/im.message.add",
+            ),
+            (
+                format!("/rest/api/1/{secret}/a/b"),
+                "/rest/api/[redacted]/[redacted]/[redacted]/[redacted]",
+            ),
+            (format!("/rest/1/{secret}/"), "/rest/[redacted]/[redacted]/"),
+            (format!("/rest/1/{secret}"), "/rest/[redacted]/[redacted]"),
+            (
+                format!("/rest/api/{secret}/x/tasks.task.get"),
+                "/rest/api/[redacted]/[redacted]/tasks.task.get",
+            ),
+            (
+                format!("/rest/{secret}/x/im.message.add"),
+                "/rest/[redacted]/[redacted]/im.message.add",
+            ),
+            (format!("/{secret}"), "/[redacted]"),
+            (format!("//{secret}//"), "//[redacted]//"),
+            ("/oauth/token".to_owned(), "/oauth/token/"),
+            (
+                "/rest/api/tasks.task.get".to_owned(),
+                "/rest/api/tasks.task.get",
+            ),
+        ] {
+            let got = Route::parse(&path).redacted_path(&path);
+            assert_eq!(got, want, "{path}");
+            assert!(!got.contains(secret), "{got}");
+        }
     }
 
     #[test]

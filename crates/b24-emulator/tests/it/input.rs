@@ -89,3 +89,33 @@ async fn unknown_top_level_keys_are_ignored_and_recorded_without_secrets() {
     assert_eq!(last.header("content-type"), Some("application/json"));
     assert_eq!(h.portal.calls("tasks.task.get"), 1);
 }
+
+#[tokio::test]
+async fn unparsed_paths_are_recorded_without_the_webhook_secret() {
+    let h = Harness::new();
+    let secret = h.secret(1);
+    for path in [
+        format!("/rest/api/1/{secret}/a/b"),
+        format!("/rest/1/{secret}/"),
+        format!("/rest/api/1/{secret}/tasks.task.get/extra?x=1"),
+        format!("/{secret}"),
+    ] {
+        let r = h.raw("POST", &path, "application/json", "{}").await;
+        assert_eq!(r.status, 404, "{path}");
+        let rec = h.portal.requests();
+        let last = rec.last().unwrap();
+        assert_eq!(last.api, b24_emulator::Api::Unknown);
+        assert!(!last.path.contains(&secret), "{}", last.path);
+        assert!(last.path.contains("[redacted]"), "{}", last.path);
+    }
+    let paths: Vec<String> = h.portal.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/rest/api/[redacted]/[redacted]/[redacted]/[redacted]",
+            "/rest/[redacted]/[redacted]/",
+            "/rest/api/[redacted]/[redacted]/[redacted]/[redacted]?x=1",
+            "/[redacted]",
+        ]
+    );
+}

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::classify::OutcomeClass;
+use super::idempotency::KeySupport;
 use super::policy::{RetryReason, StopReason};
 use super::token::TokenGeneration;
 use super::Timestamp;
@@ -83,6 +84,14 @@ pub enum Event {
         operating_ms: u64,
         /// `time.operating_reset_at`.
         reset_at: Option<Timestamp>,
+    },
+    /// An answer changed what is known about the portal's `Idempotency-Key` support
+    /// (shared by every call to the portal).
+    KeySupportChanged {
+        /// What was known before.
+        from: KeySupport,
+        /// What the answer showed.
+        to: KeySupport,
     },
     /// The exchange ended.
     Finished {

@@ -25,6 +25,7 @@ use bytes::Bytes;
 use super::backoff::Jitter;
 use super::classify::{classify, Observation, OutcomeClass};
 use super::event::{Event, WaitReason};
+use super::idempotency::KeySupport;
 use super::oauth::RefreshNeeded;
 use super::policy::{CallFacts, Decision, RetryPolicy, RetryReason, StopReason};
 use super::state::PortalState;
@@ -38,6 +39,9 @@ use crate::portal::Portal;
 use crate::reply::Reply;
 use crate::request::{unhonoured_key, PreparedCall, DEFAULT_USER_AGENT};
 use crate::response::parse_response;
+
+/// The header a keyed answer echoes.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// What the adapter must do next.
 #[non_exhaustive]
@@ -398,6 +402,7 @@ impl<M: Method> Exchange<M> {
             return;
         }
         let status = response.status().as_u16();
+        self.observe_key_echo(&response);
         let parsed = parse_response(&self.method, &response);
         let time = match &parsed {
             Ok(reply) => reply.time.as_ref(),
@@ -551,6 +556,46 @@ impl<M: Method> Exchange<M> {
         }
     }
 
+    /// Whether the call's key protects a repeat: a key the method honours, on a
+    /// portal not shown to ignore keys.
+    fn key_protects(&self) -> bool {
+        self.key.is_some()
+            && self.call.honours_idempotency_key()
+            && self.state.key_support().protects()
+    }
+
+    /// Takes in what an answer to a keyed write shows about the portal's key support:
+    /// an echo of the key means supported; a 2xx answer without any echo, unsupported.
+    fn observe_key_echo(&mut self, response: &http::Response<Bytes>) {
+        let Some(key) = self
+            .key
+            .as_ref()
+            .filter(|_| self.call.honours_idempotency_key())
+        else {
+            return;
+        };
+        let mut echoes = response
+            .headers()
+            .get_all(IDEMPOTENCY_KEY)
+            .iter()
+            .peekable();
+        let seen = if echoes.peek().is_none() {
+            response
+                .status()
+                .is_success()
+                .then_some(KeySupport::Unsupported)
+        } else if echoes.any(|v| v.as_bytes() == key.as_str().as_bytes()) {
+            Some(KeySupport::Supported)
+        } else {
+            None // an echo of something else: no evidence either way
+        };
+        if let Some(to) = seen {
+            if let Some(from) = self.state.set_key_support(to) {
+                self.events.push_back(Event::KeySupportChanged { from, to });
+            }
+        }
+    }
+
     fn poll_done(&mut self) -> Action<M::Output> {
         match std::mem::replace(&mut self.phase, Phase::Finished) {
             Phase::Done(result) => Action::Done(result),
@@ -568,7 +613,7 @@ impl<M: Method> Exchange<M> {
         reset_at: Option<Timestamp>,
         now: Timestamp,
     ) {
-        let protected = self.key.is_some() && self.call.honours_idempotency_key();
+        let protected = self.key_protects();
         // The single replay after a token refresh does not count against
         // `max_attempts`: only attempts caused by failures do.
         let counted = self

@@ -12,8 +12,27 @@
 //! 32-character lower-case hex keys. The adapter seeds it with OS randomness once;
 //! tests seed it with constants. It also hands each exchange a jitter seed, so that
 //! concurrent calls do not back off in lockstep.
+//!
+//! # Portals that ignore keys
+//!
+//! Keys are documented but not verified: the server source the API notes were taken
+//! from has no trace of them, and older self-hosted portals may not know them. A key
+//! the portal ignores protects nothing, so the engine watches for evidence. The
+//! documentation says the answer to a keyed request echoes its `Idempotency-Key`
+//! header; [`KeySupport`] records, per [`PortalState`](super::PortalState), what the
+//! answers showed:
+//!
+//! - [`KeySupport::Unknown`] until an answer to a keyed write is seen: keys are
+//!   trusted as documented;
+//! - [`KeySupport::Supported`] once an answer (any status) echoes the key sent;
+//! - [`KeySupport::Unsupported`] once a 2xx answer to a keyed write lacks the echo.
+//!
+//! The latest evidence wins, and each change is reported as
+//! [`Event::KeySupportChanged`](super::Event::KeySupportChanged). While a portal is
+//! `Unsupported`, keys are still sent, but a key no longer counts as protection: a
+//! write that may have run is not repeated, as if it had no key.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use super::backoff::mix64;
 use crate::idempotency_key::IdempotencyKey;
@@ -64,6 +83,64 @@ impl KeyGenerator {
     pub fn next_seed(&self) -> u64 {
         let (a, b) = self.next_pair();
         a ^ b.rotate_left(17)
+    }
+}
+
+/// What the answers of a portal showed about `Idempotency-Key` (see the
+/// [module docs](self#portals-that-ignore-keys)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum KeySupport {
+    /// No answer to a keyed write seen yet: keys are trusted as documented.
+    #[default]
+    Unknown,
+    /// An answer echoed the key sent: the portal honours keys.
+    Supported,
+    /// A successful answer to a keyed write did not echo the key: the portal ignores
+    /// keys, and a key no longer protects a repeat.
+    Unsupported,
+}
+
+impl KeySupport {
+    /// Whether a key counts as protection against a duplicate write.
+    pub fn protects(self) -> bool {
+        self != KeySupport::Unsupported
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            KeySupport::Unknown => 0,
+            KeySupport::Supported => 1,
+            KeySupport::Unsupported => 2,
+        }
+    }
+
+    fn from_u8(n: u8) -> Self {
+        match n {
+            1 => KeySupport::Supported,
+            2 => KeySupport::Unsupported,
+            _ => KeySupport::Unknown,
+        }
+    }
+}
+
+/// A [`KeySupport`] shared by every call to a portal.
+#[derive(Debug, Default)]
+pub(crate) struct KeySupportCell(AtomicU8);
+
+impl KeySupportCell {
+    pub(crate) fn new(initial: KeySupport) -> Self {
+        Self(AtomicU8::new(initial.to_u8()))
+    }
+
+    pub(crate) fn get(&self) -> KeySupport {
+        KeySupport::from_u8(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Sets the state; returns the previous one when it changed.
+    pub(crate) fn set(&self, to: KeySupport) -> Option<KeySupport> {
+        let from = KeySupport::from_u8(self.0.swap(to.to_u8(), Ordering::Relaxed));
+        (from != to).then_some(from)
     }
 }
 

@@ -162,6 +162,10 @@
 //! [`Reply::replayed`](crate::Reply::replayed). Users may pass their own key
 //! ([`ExchangeOptions::idempotency_key`]) or none
 //! ([`ExchangeOptions::without_idempotency_key`]). A 422 key-reuse answer is final.
+//! Keys are documented but unverified, so the portal's answers are watched for the
+//! documented echo of the key ([`KeySupport`], kept in the [`PortalState`]): once a
+//! successful answer to a keyed write lacks it, keys are still sent but no longer count
+//! as protection for that portal.
 //! Other methods get no key, a caller's key for them is refused with an
 //! [`InputError`](crate::InputError) before any request, and their writes (classic
 //! writes, a batch holding a write) are repeated only when not sent.
@@ -200,7 +204,7 @@ pub use budget::{BudgetConfig, BudgetVerdict, MethodBudget, DEFAULT_OPERATING_LI
 pub use classify::{classify, Observation, OutcomeClass};
 pub use event::{Event, WaitReason};
 pub use exchange::{wait_duration, Action, Exchange, ExchangeOptions, KeyMode};
-pub use idempotency::KeyGenerator;
+pub use idempotency::{KeyGenerator, KeySupport};
 pub use limiter::{BucketConfig, LeakyBucket, DEFAULT_SAFETY_MARGIN};
 pub use oauth::{
     form_urlencode, parse_token_answer, token_url_from_server_endpoint, OAuthApp, PendingRefresh,

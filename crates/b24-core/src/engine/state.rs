@@ -8,7 +8,8 @@
 //! bytes per portal plus about a hundred bytes per method in use.
 //!
 //! [`PortalState`] bundles them, with the [`KeyGenerator`] that seeds idempotency
-//! keys and backoff jitter. It is cheap to clone (reference-counted).
+//! keys and backoff jitter and the [`KeySupport`] the portal's answers have shown. It
+//! is cheap to clone (reference-counted).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use b24_types::Time;
 
 use super::budget::{BudgetConfig, BudgetVerdict, MethodBudget};
-use super::idempotency::KeyGenerator;
+use super::idempotency::{KeyGenerator, KeySupport, KeySupportCell};
 use super::limiter::{BucketConfig, LeakyBucket};
 use super::token::TokenStore;
 use super::Timestamp;
@@ -143,6 +144,7 @@ pub struct PortalState {
     budgets: Arc<dyn BudgetStore>,
     tokens: Option<Arc<dyn TokenStore>>,
     keys: Arc<KeyGenerator>,
+    key_support: Arc<KeySupportCell>,
 }
 
 impl PortalState {
@@ -155,6 +157,7 @@ impl PortalState {
             budgets: Arc::new(MemoryBudgetStore::new(BudgetConfig::default())),
             tokens: None,
             keys: Arc::new(KeyGenerator::new(seed)),
+            key_support: Arc::new(KeySupportCell::default()),
         }
     }
 
@@ -186,6 +189,25 @@ impl PortalState {
         self
     }
 
+    /// Starts from this [`KeySupport`] instead of [`KeySupport::Unknown`] (one
+    /// remembered from an earlier run, say; [`KeySupport::Unsupported`] for a portal
+    /// known to ignore keys). Later answers still update it.
+    pub fn assume_key_support(mut self, support: KeySupport) -> Self {
+        self.key_support = Arc::new(KeySupportCell::new(support));
+        self
+    }
+
+    /// What the portal's answers showed about `Idempotency-Key` so far (shared by
+    /// every clone of this state).
+    pub fn key_support(&self) -> KeySupport {
+        self.key_support.get()
+    }
+
+    /// Records evidence about key support; returns the previous state when it changed.
+    pub(crate) fn set_key_support(&self, to: KeySupport) -> Option<KeySupport> {
+        self.key_support.set(to)
+    }
+
     /// The limiter.
     pub fn limiter(&self) -> &Arc<dyn RateLimiter> {
         &self.limiter
@@ -213,6 +235,7 @@ impl fmt::Debug for PortalState {
             .field("limiter", &self.limiter)
             .field("budgets", &self.budgets)
             .field("oauth", &self.tokens.is_some())
+            .field("key_support", &self.key_support())
             .finish_non_exhaustive()
     }
 }

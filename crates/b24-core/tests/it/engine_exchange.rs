@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use b24_core::bytes::Bytes;
 use b24_core::engine::{
-    Action, BudgetConfig, Event, Exchange, ExchangeOptions, MemoryTokenStore, OAuthApp,
+    Action, BudgetConfig, Event, Exchange, ExchangeOptions, KeySupport, MemoryTokenStore, OAuthApp,
     PortalState, RefreshPlan, RetryPolicy, RetryReason, SentState, StopReason, Timestamp, TokenSet,
     TokenStore, TransportErrorKind, TransportFailure, WaitReason,
 };
@@ -1530,4 +1530,136 @@ fn a_grace_past_the_deadline_ends_with_the_maybe_sent_error() {
             ..
         })
     ));
+}
+
+fn ok_echoing(echo: Option<&str>) -> Step {
+    let mut b = http::Response::builder().status(200);
+    if let Some(key) = echo {
+        b = b.header("idempotency-key", key);
+    }
+    Step::Answer(b.body(Bytes::from(item_ok(T0 / 1000 + 300))).unwrap())
+}
+
+fn keyed(key: &str) -> ExchangeOptions {
+    ExchangeOptions::new().idempotency_key(IdempotencyKey::new(key).unwrap())
+}
+
+fn key_support_changes(events: &[Event]) -> Vec<(KeySupport, KeySupport)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::KeySupportChanged { from, to } => Some((*from, *to)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_portal_that_does_not_echo_keys_loses_key_protection() {
+    let state = PortalState::new(7);
+    assert_eq!(state.key_support(), KeySupport::Unknown);
+
+    // A successful keyed write whose answer lacks the documented echo: the portal
+    // ignores keys.
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-1")).unwrap();
+    let run = drive(ex, vec![ok_echoing(None)], t0());
+    run.result.unwrap();
+    assert_eq!(state.key_support(), KeySupport::Unsupported);
+    assert_eq!(
+        key_support_changes(&run.events),
+        vec![(KeySupport::Unknown, KeySupport::Unsupported)]
+    );
+
+    // From now on a key is still sent, but a write that may have run is not repeated.
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-2")).unwrap();
+    let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
+    assert!(matches!(
+        run.result,
+        Err(Error::Transport {
+            sent: SentState::MaybeSent,
+            ..
+        })
+    ));
+    assert_eq!(run.sent.len(), 1);
+    assert_eq!(key_of(&run.sent[0]).as_deref(), Some("job-2"));
+    assert!(matches!(
+        run.events.last(),
+        Some(Event::Finished {
+            reason: StopReason::NotRepeatable,
+            ..
+        })
+    ));
+    // A 5xx is not repeated either; it carries no echo and is no new evidence.
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-3")).unwrap();
+    let run = drive(
+        ex,
+        vec![answer(
+            500,
+            &v3_error("BITRIX_REST_V3_EXCEPTION_INTERNAL_INTERNALEXCEPTION"),
+        )],
+        t0(),
+    );
+    assert_eq!(run.result.unwrap_err().status(), Some(500));
+    assert_eq!(run.sent.len(), 1);
+    assert_eq!(state.key_support(), KeySupport::Unsupported);
+
+    // Reads are unaffected: they need no key to be repeated.
+    let ex = Exchange::new(
+        &webhook(),
+        TaskGet::for_chat(TaskId::new(51).unwrap()),
+        &state,
+    )
+    .unwrap();
+    let run = drive(
+        ex,
+        vec![
+            Step::Fail(TransportFailure::timeout()),
+            answer(200, r#"{"result":{"item":{"id":51}}}"#),
+        ],
+        t0(),
+    );
+    run.result.unwrap();
+}
+
+#[test]
+fn an_echoed_key_marks_the_portal_as_honouring_keys() {
+    let state = PortalState::new(7).assume_key_support(KeySupport::Unsupported);
+    assert_eq!(state.key_support(), KeySupport::Unsupported);
+    // An answer of any status that echoes the key sent is evidence of support.
+    let echoed_500 = Step::Answer(
+        http::Response::builder()
+            .status(500)
+            .header("idempotency-key", "job-9")
+            .body(Bytes::from(v3_error(
+                "BITRIX_REST_V3_EXCEPTION_INTERNAL_INTERNALEXCEPTION",
+            )))
+            .unwrap(),
+    );
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-9")).unwrap();
+    let run = drive(ex, vec![echoed_500, ok_echoing(Some("job-9"))], t0());
+    run.result.unwrap();
+    assert_eq!(
+        run.sent.len(),
+        2,
+        "repeated once the key was shown to count"
+    );
+    assert_eq!(state.key_support(), KeySupport::Supported);
+    // Reported once, when it changed.
+    assert_eq!(
+        key_support_changes(&run.events),
+        vec![(KeySupport::Unsupported, KeySupport::Supported)]
+    );
+
+    // An echo of another value is no evidence either way; an unkeyed call none at all.
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-10")).unwrap();
+    let run = drive(ex, vec![ok_echoing(Some("other"))], t0());
+    run.result.unwrap();
+    assert_eq!(state.key_support(), KeySupport::Supported);
+    let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
+    drive(ex, vec![answer(200, r#"{"result":1}"#)], t0())
+        .result
+        .unwrap();
+    assert_eq!(state.key_support(), KeySupport::Supported);
+    // Clones share it.
+    assert_eq!(state.clone().key_support(), KeySupport::Supported);
 }

@@ -122,6 +122,33 @@ pub enum Error {
         #[source]
         last: Option<Box<Error>>,
     },
+    /// A write may have run on the portal, and b24 cannot tell whether it did:
+    /// **check before repeating it** (look for the created object, say).
+    ///
+    /// It ends a call when:
+    ///
+    /// - an attempt is refused with 422 `BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION`
+    ///   after an earlier attempt of the same call may have run (a transport failure
+    ///   after sending, a 5xx). With OAuth the access token is part of the body, so
+    ///   after a token refresh the same key goes out with another body: the portal
+    ///   refuses it because it holds a stored answer for the key, which means the
+    ///   earlier attempt may well have succeeded;
+    /// - a write that no key protects meets a 503 without an error code (a gateway's
+    ///   page, an empty body): unlike `QUERY_LIMIT_EXCEEDED`, such an answer may come
+    ///   after the portal ran the write.
+    ///
+    /// `last` is the answer that ended the call; [`Error::code`], [`Error::status`] and
+    /// [`Error::class`] follow it.
+    #[error(
+        "the write may have run on the portal ({attempts} attempts); check before repeating it"
+    )]
+    WriteOutcomeUnknown {
+        /// Attempts made.
+        attempts: u32,
+        /// The answer that ended the call.
+        #[source]
+        last: Box<Error>,
+    },
     /// An exchange was driven out of order (a bug in the adapter driving it).
     #[error("exchange misuse: {0}")]
     ExchangeMisuse(&'static str),
@@ -135,7 +162,8 @@ impl Error {
     }
 
     /// The HTTP status, when a response was received. Like the other accessors it
-    /// follows `last` through [`Error::RetriesExhausted`], [`Error::DeadlineExceeded`],
+    /// follows `last` through [`Error::RetriesExhausted`], [`Error::WriteOutcomeUnknown`],
+    /// [`Error::DeadlineExceeded`],
     /// [`Error::OperatingLimit`] and [`Error::TokenRejected`]; it also answers for
     /// bodies that were not an error answer ([`Error::Decode`],
     /// [`Error::UnexpectedBody`]) and for a failed token refresh.
@@ -145,7 +173,9 @@ impl Error {
             Error::Decode { status, .. } | Error::UnexpectedBody { status, .. } => Some(*status),
             Error::InvalidInput(_) => None,
             Error::OperatingLimit { last, .. } => last.as_ref().map(|e| e.status),
-            Error::RetriesExhausted { last, .. } => last.status(),
+            Error::RetriesExhausted { last, .. } | Error::WriteOutcomeUnknown { last, .. } => {
+                last.status()
+            }
             Error::DeadlineExceeded { last, .. } => last.as_ref().and_then(|e| e.status()),
             Error::TokenRefresh(e) => Some(e.status).filter(|s| *s != 0),
             Error::TokenRejected { status, .. } => Some(*status),
@@ -155,6 +185,7 @@ impl Error {
 
     /// The portal's error answer behind this error: the [`ApiError`] of
     /// [`Error::Api`], or the `last` answer of [`Error::RetriesExhausted`],
+    /// [`Error::WriteOutcomeUnknown`],
     /// [`Error::DeadlineExceeded`] (followed through to the last attempt's error),
     /// [`Error::OperatingLimit`] and [`Error::TokenRejected`]. `None` when no error
     /// answer was received (a hold before sending, a transport failure, bad input).
@@ -169,7 +200,9 @@ impl Error {
             Error::OperatingLimit { last, .. } | Error::TokenRejected { last, .. } => {
                 last.as_deref()
             }
-            Error::RetriesExhausted { last, .. } => last.api_error(),
+            Error::RetriesExhausted { last, .. } | Error::WriteOutcomeUnknown { last, .. } => {
+                last.api_error()
+            }
             Error::DeadlineExceeded { last, .. } => last.as_deref().and_then(Error::api_error),
             Error::InvalidInput(_)
             | Error::Decode { .. }

@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
+use b24_types::ErrorCode;
 use bytes::Bytes;
 
 use super::backoff::Jitter;
@@ -30,7 +31,7 @@ use super::oauth::RefreshNeeded;
 use super::policy::{CallFacts, Decision, RetryPolicy, RetryReason, StopReason};
 use super::state::PortalState;
 use super::token::TokenGeneration;
-use super::transport::TransportFailure;
+use super::transport::{SentState, TransportFailure};
 use super::{BudgetVerdict, Timestamp};
 use crate::error::{Error, InputError};
 use crate::idempotency_key::IdempotencyKey;
@@ -183,6 +184,9 @@ pub struct Exchange<M: Method> {
     sent_token: TokenGeneration,
     /// When the last attempt was handed to the adapter.
     sent_at: Timestamp,
+    /// Whether an attempt so far may have run on the portal (a maybe-sent transport
+    /// failure, a 5xx, an unreadable answer).
+    maybe_ran: bool,
     /// The methods whose budgets the call is charged to, each once.
     budget_methods: Vec<String>,
     /// Whether a reply's `time` is recorded under the method's own name.
@@ -260,6 +264,7 @@ impl<M: Method> Exchange<M> {
             token_refreshed: false,
             sent_token: TokenGeneration::NONE,
             sent_at: Timestamp::EPOCH,
+            maybe_ran: false,
             budget_methods,
             records_own_time,
             deadline: None,
@@ -481,6 +486,17 @@ impl<M: Method> Exchange<M> {
         if class == OutcomeClass::RateLimited {
             self.state.limiter().on_throttled(now);
         }
+        // The portal refuses a key it holds a stored answer for when the body differs
+        // (after a token refresh the token in the body does). If an earlier attempt
+        // may have run, that stored answer may be its success: not a plain refusal.
+        if self.maybe_ran && err.code() == Some(&ErrorCode::V3IdempotencyKeyReused) {
+            let err = Error::WriteOutcomeUnknown {
+                attempts: self.attempts,
+                last: Box::new(err),
+            };
+            self.finish(Err(err), StopReason::NotRepeatable);
+            return;
+        }
         self.decide(class, err, reset_at, now);
     }
 
@@ -613,6 +629,14 @@ impl<M: Method> Exchange<M> {
         reset_at: Option<Timestamp>,
         now: Timestamp,
     ) {
+        if matches!(
+            class,
+            OutcomeClass::Transport(SentState::MaybeSent)
+                | OutcomeClass::ServerError
+                | OutcomeClass::Unrecognised
+        ) {
+            self.maybe_ran = true;
+        }
         let protected = self.key_protects();
         // The single replay after a token refresh does not count against
         // `max_attempts`: only attempts caused by failures do.

@@ -161,7 +161,11 @@
 //! repeated safely: the portal replays its stored answer, reported as
 //! [`Reply::replayed`](crate::Reply::replayed). Users may pass their own key
 //! ([`ExchangeOptions::idempotency_key`]) or none
-//! ([`ExchangeOptions::without_idempotency_key`]). A 422 key-reuse answer is final.
+//! ([`ExchangeOptions::without_idempotency_key`]). A 422 key-reuse answer is final; after
+//! an earlier attempt that may have run (the replay after a token refresh carries the
+//! same key with another token in the body) it ends the call with
+//! [`Error::WriteOutcomeUnknown`](crate::Error::WriteOutcomeUnknown): the write may have
+//! run.
 //! Keys are documented but unverified, so the portal's answers are watched for the
 //! documented echo of the key ([`KeySupport`], kept in the [`PortalState`]): once a
 //! successful answer to a keyed write lacks it, keys are still sent but no longer count

@@ -1663,3 +1663,99 @@ fn an_echoed_key_marks_the_portal_as_honouring_keys() {
     // Clones share it.
     assert_eq!(state.clone().key_support(), KeySupport::Supported);
 }
+
+#[test]
+fn a_key_reuse_refusal_after_a_refresh_means_the_write_may_have_run() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("oldAccess1"),
+        RefreshToken::new("oldRefresh1"),
+    )));
+    let state = oauth_state(store.clone());
+    let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, keyed("job-1")).unwrap();
+    let mut answers = VecDeque::from([token_answer("newAccess2", "newRefresh2")]);
+    let mut refresh_requests = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            // The first attempt may have run (and did: the portal stored its answer).
+            Step::Fail(TransportFailure::timeout()),
+            // The token expired meanwhile: refresh, replay with the new token.
+            answer(401, &classic_error("expired_token")),
+            // Same key, other body (the token): refused because of the stored answer.
+            answer(
+                422,
+                &v3_error("BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION"),
+            ),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut refresh_requests),
+    );
+    assert_eq!(refresh_requests.len(), 1);
+    assert_eq!(run.sent.len(), 3);
+    assert!(body_text(&run.sent[0]).contains("oldAccess1"));
+    assert!(body_text(&run.sent[2]).contains("newAccess2"));
+    let err = run.result.unwrap_err();
+    match &err {
+        Error::WriteOutcomeUnknown { attempts: 3, last } => {
+            assert_eq!(last.status(), Some(422));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The accessors follow `last`; the message says what to do.
+    assert_eq!(err.code(), Some(&ErrorCode::V3IdempotencyKeyReused));
+    assert_eq!(err.status(), Some(422));
+    assert!(err.to_string().contains("check before repeating"), "{err}");
+    assert!(matches!(
+        run.events.last(),
+        Some(Event::Finished {
+            reason: StopReason::NotRepeatable,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_key_reuse_refusal_with_no_earlier_maybe_run_attempt_is_a_plain_api_error() {
+    // The caller's key was used before with another body: a plain refusal.
+    let state = PortalState::new(7);
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-1")).unwrap();
+    let run = drive(
+        ex,
+        vec![answer(
+            422,
+            &v3_error("BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION"),
+        )],
+        t0(),
+    );
+    match run.result {
+        Err(Error::Api(api)) => assert_eq!(api.code, ErrorCode::V3IdempotencyKeyReused),
+        other => panic!("{other:?}"),
+    }
+    // Nor after attempts that cannot have run (a rate limit, a refused token).
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let state = oauth_state(store.clone());
+    let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, keyed("job-2")).unwrap();
+    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
+    let mut refresh_requests = Vec::new();
+    let run = drive_with(
+        &mut ex,
+        vec![
+            answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
+            answer(401, &classic_error("expired_token")),
+            answer(
+                422,
+                &v3_error("BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION"),
+            ),
+        ],
+        t0(),
+        refresher(&store, &mut answers, &mut refresh_requests),
+    );
+    assert!(
+        matches!(run.result, Err(Error::Api(_))),
+        "{:?}",
+        run.result.err()
+    );
+}

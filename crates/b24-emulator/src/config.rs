@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::idempotency::IdempotencyBodyMatch;
 
 /// The longest token or idempotency lifetime a portal accepts: ten years (365-day
 /// years). Longer ones are cut to it, so that expiry times stay far from any overflow.
@@ -51,6 +52,7 @@ pub struct PortalConfig {
     pub(crate) utc_offset: i32,
     pub(crate) seed_defaults: bool,
     pub(crate) idempotency_ttl: f64,
+    pub(crate) idempotency_match: IdempotencyBodyMatch,
     pub(crate) access_ttl: f64,
 }
 
@@ -72,6 +74,7 @@ impl PortalConfig {
             utc_offset: 7200,
             seed_defaults: true,
             idempotency_ttl: 86_400.0,
+            idempotency_match: IdempotencyBodyMatch::default(),
             access_ttl: 3600.0,
         }
     }
@@ -129,6 +132,13 @@ impl PortalConfig {
     /// [`MAX_TTL`], longer values are cut to it).
     pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
         self.idempotency_ttl = ttl.min(MAX_TTL).as_secs_f64();
+        self
+    }
+
+    /// What a repeated `Idempotency-Key` write's body must equal to be replayed
+    /// (default [`IdempotencyBodyMatch::IgnoreAuth`]); another body gets 422.
+    pub fn idempotency_body_match(mut self, how: IdempotencyBodyMatch) -> Self {
+        self.idempotency_match = how;
         self
     }
 

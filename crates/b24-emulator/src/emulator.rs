@@ -16,8 +16,9 @@ use crate::clock::Clock;
 use crate::config::{EmulatorBuilder, PortalConfig, V3AuthErrorShape};
 use crate::failure::{system, Failure};
 use crate::faults::FaultAction;
+use crate::idempotency::{RequestBody, StoredAnswer};
 use crate::methods::{self, Ctx};
-use crate::portal::{Portal, PortalState, StoredAnswer};
+use crate::portal::{Portal, PortalState};
 use crate::record::{redact_body, redact_form, Api, RecordedRequest};
 use crate::wire::{parse_form, Route};
 
@@ -547,7 +548,7 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
     };
 
     // Idempotency-Key (REST 3.0 writes only).
-    let mut idem_key: Option<String> = None;
+    let mut idem_key: Option<(String, RequestBody)> = None;
     if v3 && methods::V3_WRITES.contains(&method.as_str()) {
         if let Some(raw) = call.headers.get("idempotency-key") {
             let key = raw
@@ -568,10 +569,8 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
                 method.clone(),
                 key.clone(),
             );
-            let request = without_auth(&params);
-            let ttl = cfg.idempotency_ttl;
-            state.idempotency.retain(|_, s| s.stored_at + ttl > now);
-            if let Some(stored) = state.idempotency.get(&scope) {
+            let request = RequestBody::new(cfg.idempotency_match, &params, call.body);
+            if let Some(stored) = state.idempotency.get(&scope, now, cfg.idempotency_ttl) {
                 let mut resp = if stored.request == request {
                     let mut r = bytes_response(
                         stored.status,
@@ -593,7 +592,7 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
                 }
                 return resp;
             }
-            idem_key = Some(key);
+            idem_key = Some((key, request));
         }
     }
 
@@ -625,7 +624,7 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
     let resp = match outcome {
         Ok(body) => {
             let resp = json_response(200, &body);
-            if let Some(key) = &idem_key {
+            if let Some((key, request)) = &idem_key {
                 state.idempotency.insert(
                     (
                         caller.credential.clone(),
@@ -634,7 +633,7 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
                         key.clone(),
                     ),
                     StoredAnswer {
-                        request: without_auth(&params),
+                        request: request.clone(),
                         status: 200,
                         body: resp.body().clone(),
                         stored_at: now,
@@ -646,7 +645,7 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
         Err(f) => failure_response(&f),
     };
     let mut resp = resp;
-    if let Some(key) = idem_key {
+    if let Some((key, _)) = idem_key {
         if let Ok(v) = HeaderValue::from_str(&key) {
             resp.headers_mut().insert("idempotency-key", v);
         }
@@ -656,14 +655,6 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
 
 fn valid_key(k: &str) -> bool {
     (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..=0x7e).contains(&b))
-}
-
-fn without_auth(params: &Value) -> Value {
-    let mut p = params.clone();
-    if let Value::Object(m) = &mut p {
-        m.remove("auth");
-    }
-    p
 }
 
 /// Checks the operating budget, runs a method, charges its cost, wraps the result

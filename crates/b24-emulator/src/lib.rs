@@ -105,6 +105,7 @@ mod config;
 mod emulator;
 mod failure;
 mod faults;
+mod idempotency;
 mod limits;
 mod methods;
 mod model;
@@ -121,6 +122,7 @@ pub use config::{
 };
 pub use emulator::{Emulator, Exchange};
 pub use faults::{Fault, FaultAction};
+pub use idempotency::IdempotencyBodyMatch;
 pub use portal::{Portal, SeedError, SeededTask, StoredMessage, StoredResult, TaskSeed};
 pub use record::{Api, RecordedRequest};
 pub use server::{ServeError, ServerHandle};

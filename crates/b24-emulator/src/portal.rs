@@ -1,29 +1,20 @@
 //! One portal: its data and counters, and the [`Portal`] handle tests use to seed
 //! and inspect it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use b24_types::{AccessToken, RefreshToken};
-use bytes::Bytes;
 
 use crate::auth::{Grant, TokenStore, CODE_TTL};
 use crate::clock::Clock;
 use crate::config::PortalConfig;
 use crate::faults::{Fault, FaultQueue};
+use crate::idempotency::IdempotencyStore;
 use crate::limits::{LeakyBucket, OperatingLedger};
 use crate::model::{ChatRec, Data, MessageRec, TaskRec, UserRec};
 use crate::record::RecordedRequest;
-
-/// A stored idempotent answer.
-#[derive(Debug, Clone)]
-pub(crate) struct StoredAnswer {
-    pub(crate) request: serde_json::Value,
-    pub(crate) status: u16,
-    pub(crate) body: Bytes,
-    pub(crate) stored_at: f64,
-}
 
 /// Everything mutable about a portal, behind one lock.
 #[derive(Debug)]
@@ -32,11 +23,11 @@ pub(crate) struct PortalState {
     pub(crate) tokens: TokenStore,
     pub(crate) bucket: LeakyBucket,
     pub(crate) operating: OperatingLedger,
-    pub(crate) idempotency: HashMap<(String, u64, String, String), StoredAnswer>,
+    pub(crate) idempotency: IdempotencyStore,
     pub(crate) faults: FaultQueue,
     pub(crate) overloaded: bool,
     pub(crate) counts: BTreeMap<String, u64>,
-    pub(crate) requests: Vec<RecordedRequest>,
+    pub(crate) requests: VecDeque<RecordedRequest>,
 }
 
 /// Keep at most this many recorded requests (oldest dropped first).
@@ -46,9 +37,9 @@ impl PortalState {
     pub(crate) fn record(&mut self, req: RecordedRequest) {
         *self.counts.entry(req.method.clone()).or_default() += 1;
         if self.requests.len() >= MAX_RECORDED {
-            self.requests.remove(0);
+            self.requests.pop_front();
         }
-        self.requests.push(req);
+        self.requests.push_back(req);
     }
 }
 
@@ -212,11 +203,11 @@ impl Portal {
             tokens: TokenStore::default(),
             bucket: LeakyBucket::new(config.burst, config.drain_per_sec),
             operating: OperatingLedger::default(),
-            idempotency: HashMap::new(),
+            idempotency: IdempotencyStore::default(),
             faults: FaultQueue::default(),
             overloaded: false,
             counts: BTreeMap::new(),
-            requests: Vec::new(),
+            requests: VecDeque::new(),
         };
         Self {
             inner: Arc::new(PortalInner {
@@ -385,7 +376,7 @@ impl Portal {
 
     /// The recorded requests, oldest first (secrets removed).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.lock().requests.clone()
+        self.lock().requests.iter().cloned().collect()
     }
 
     /// Forgets recorded requests and counts.
@@ -598,4 +589,47 @@ fn seed_defaults(data: &mut Data) {
     seed_message(data, 336, t51.chat_id, 2, "Draft is ready for review");
     seed_message(data, 337, t52.chat_id, 2, "Contract text attached");
     seed_message(data, 338, general, 1, "Lunch at noon?");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::record::Api;
+
+    fn request(i: usize) -> RecordedRequest {
+        RecordedRequest {
+            http_method: "POST".to_owned(),
+            api: Api::V3,
+            method: format!("m{}", i % 3),
+            path: format!("/rest/api/{i}"),
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+            at: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_request_log_keeps_the_newest_in_order_and_counts_all() {
+        let portal = Portal::new(
+            PortalConfig::new("localhost"),
+            Arc::new(ManualClock::new(0.0)),
+        );
+        let total = 2 * MAX_RECORDED + 7;
+        {
+            let mut state = portal.lock();
+            for i in 0..total {
+                state.record(request(i));
+            }
+        }
+        let log = portal.requests();
+        assert_eq!(log.len(), MAX_RECORDED);
+        let first = total - MAX_RECORDED;
+        assert!(log
+            .iter()
+            .enumerate()
+            .all(|(n, r)| r.path == format!("/rest/api/{}", first + n)));
+        let counted: u64 = portal.call_counts().values().sum();
+        assert_eq!(counted, u64::try_from(total).unwrap());
+    }
 }

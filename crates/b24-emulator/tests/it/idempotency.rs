@@ -1,8 +1,9 @@
 //! Idempotency-Key on REST 3.0 writes.
 
+use b24_emulator::{IdempotencyBodyMatch, PortalConfig};
 use serde_json::json;
 
-use crate::support::Harness;
+use crate::support::{Harness, Reply};
 
 const ADD: &str = "tasks.task.result.add";
 
@@ -133,4 +134,70 @@ async fn ignored_on_classic_and_on_reads() {
         )
         .await;
     assert_eq!(r.status, 200);
+}
+
+/// An OAuth write with `Idempotency-Key`, the body sent as these exact bytes.
+async fn oauth_keyed(h: &Harness, key: &str, body: String) -> Reply {
+    let req = http::Request::post(format!("/rest/api/{ADD}"))
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(bytes::Bytes::from(body))
+        .unwrap();
+    h.send(req).await
+}
+
+fn oauth_body(token: &str) -> String {
+    format!(r#"{{"fields":{{"taskId":51,"text":"once"}},"auth":"{token}"}}"#)
+}
+
+#[tokio::test]
+async fn by_default_a_refreshed_token_in_the_body_still_replays() {
+    let h = Harness::new();
+    let (first_token, _) = h.portal.issue_tokens(1).unwrap();
+    let (second_token, _) = h.portal.issue_tokens(1).unwrap();
+    let first = oauth_keyed(&h, "k-auth", oauth_body(first_token.expose_secret())).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = oauth_keyed(&h, "k-auth", oauth_body(second_token.expose_secret())).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    // Other whitespace and key order are the same JSON body.
+    let reordered = format!(
+        r#"{{ "auth": "{}", "fields": {{ "text": "once", "taskId": 51 }} }}"#,
+        second_token.expose_secret()
+    );
+    let third = oauth_keyed(&h, "k-auth", reordered).await;
+    assert_eq!(third.headers["idempotent-replayed"], "true");
+    assert_eq!(h.portal.results().len(), 1);
+}
+
+#[tokio::test]
+async fn exact_matching_compares_the_body_as_sent_auth_included() {
+    let h = Harness::with(
+        PortalConfig::new("localhost").idempotency_body_match(IdempotencyBodyMatch::Exact),
+    );
+    let (first_token, _) = h.portal.issue_tokens(1).unwrap();
+    let (second_token, _) = h.portal.issue_tokens(1).unwrap();
+    let first = oauth_keyed(&h, "k-exact", oauth_body(first_token.expose_secret())).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    // The very same bytes replay.
+    let same = oauth_keyed(&h, "k-exact", oauth_body(first_token.expose_secret())).await;
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert_eq!(same.headers["idempotent-replayed"], "true");
+    // Another token is another body.
+    let refreshed = oauth_keyed(&h, "k-exact", oauth_body(second_token.expose_secret())).await;
+    refreshed.assert_v3_error(
+        422,
+        "BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION",
+        &[],
+    );
+    // So is the same JSON with other whitespace.
+    let spaced = format!(
+        r#"{{"fields": {{"taskId": 51, "text": "once"}}, "auth": "{}"}}"#,
+        first_token.expose_secret()
+    );
+    let r = oauth_keyed(&h, "k-exact", spaced).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(h.portal.results().len(), 1);
 }

@@ -4,8 +4,8 @@
 //! authenticate:
 //!
 //! - an **incoming webhook**: the user id and secret sit in the URL path
-//!   (`https://example.bitrix24.com/rest/1/abc123/`), parsed from the URL the portal
-//!   shows when the webhook is created;
+//!   (`https://example.bitrix24.com/rest/1/abc123def456ghi7/`), parsed from the URL
+//!   the portal shows when the webhook is created;
 //! - **OAuth**: the access token travels as `"auth"` in the JSON body of every call,
 //!   never in the URL. The token itself is not part of the portal: it rotates, so it
 //!   is handed to each request (see [`PreparedCall::request`](crate::PreparedCall::request)).
@@ -170,7 +170,7 @@ impl fmt::Display for Portal {
 ///
 /// let local = Portal::builder()
 ///     .allow_insecure_loopback()
-///     .webhook("http://127.0.0.1:8080/rest/1/s3cr3t/")
+///     .webhook("http://127.0.0.1:8080/rest/1/s3cr3tc0de/")
 ///     .unwrap();
 /// assert_eq!(local.host(), "127.0.0.1:8080");
 /// assert!(Portal::builder()
@@ -475,9 +475,15 @@ fn parse_user_id(s: &str) -> Result<UserId, InputError> {
     })
 }
 
+/// Checks a webhook secret's length and characters; the message never holds it.
+///
+/// Bitrix24 issues 16-character secrets. Anything shorter than 8 is refused: it is
+/// almost certainly a typo or a placeholder, and a short secret would also make its
+/// fingerprint (adapters key shared budgets by a hash of it) easy to reverse.
 fn check_secret(s: &str) -> Result<(), InputError> {
-    if s.is_empty() || s.len() > MAX_SECRET_LEN {
-        return Err(portal_err("the webhook secret must be 1 to 128 characters"));
+    const MIN_SECRET_LEN: usize = 8;
+    if s.len() < MIN_SECRET_LEN || s.len() > MAX_SECRET_LEN {
+        return Err(portal_err("the webhook secret must be 8 to 128 characters"));
     }
     if !s
         .bytes()

@@ -85,6 +85,36 @@ fn malformed_webhook_urls_are_refused_without_echoing_the_secret() {
 }
 
 #[test]
+fn webhook_secrets_shorter_than_eight_characters_are_refused_without_echoing_them() {
+    for secret in ["Zq9", "Zq9xLe", "Zq9xLea"] {
+        for url in [
+            format!("https://example.bitrix24.com/rest/1/{secret}/"),
+            format!("https://example.bitrix24.com/rest/api/1/{secret}/tasks.task.get"),
+        ] {
+            let err = Portal::webhook(&url).expect_err(&url);
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains(secret), "{url} leaked: {text}");
+            assert_eq!(
+                reason(err),
+                "the webhook secret must be 8 to 128 characters"
+            );
+        }
+        let err = Portal::builder()
+            .webhook_parts(
+                "https://example.bitrix24.com",
+                UserId::new(1).unwrap(),
+                WebhookSecret::new(secret),
+            )
+            .expect_err(secret);
+        assert!(!format!("{err} {err:?}").contains(secret));
+    }
+    for secret in ["Zq9xLeak".to_owned(), "k".repeat(128)] {
+        let url = format!("https://example.bitrix24.com/rest/1/{secret}/");
+        assert!(Portal::webhook(&url).is_ok(), "{} characters", secret.len());
+    }
+}
+
+#[test]
 fn non_loopback_http_is_refused_even_when_insecure_loopback_is_allowed() {
     for url in [
         format!("http://example.bitrix24.com/rest/1/{SECRET}/"),
@@ -187,7 +217,7 @@ fn webhook_parts() {
         .webhook_parts(
             "https://example.bitrix24.com",
             UserId::new(3).unwrap(),
-            WebhookSecret::new("a/b"),
+            WebhookSecret::new("abcd/efgh"),
         )
         .is_err());
 }

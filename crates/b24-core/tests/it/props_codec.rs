@@ -711,7 +711,7 @@ proptest! {
         host in "[a-z][a-z0-9-]{0,10}[a-z0-9](\\.[a-z][a-z0-9]{0,8}){1,3}",
         port in proptest::option::of(1u16..=65535),
         user in positive(),
-        secret in "[A-Za-z0-9_-]{1,40}",
+        secret in "[A-Za-z0-9_-]{8,40}",
         api in any::<bool>(),
         slash in any::<bool>(),
         method in proptest::option::of("[a-z]{1,8}(\\.[a-z]{1,8}){0,3}(\\.json)?"),

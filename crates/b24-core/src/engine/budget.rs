@@ -16,7 +16,11 @@
 //!
 //! [`MethodBudget`] keeps the last reported `operating` and `operating_reset_at` of a
 //! method (a newer reset time wins; an older reply arriving late is ignored) and
-//! answers [`MethodBudget::check`] before each send:
+//! answers [`MethodBudget::check`] before each send. A reset time is never trusted
+//! beyond the platform's window: one later than now plus [`MAX_RESET_AHEAD`] (601 s)
+//! is impossible and is clamped to that, and a later reply with a plausible reset
+//! replaces a clamped one.
+//!
 //!
 //! - while a 429 block is known ([`MethodBudget::block_until`]): hold until it ends;
 //! - when `operating` is within [`BudgetConfig::hold_margin`] of the limit: hold until
@@ -40,6 +44,19 @@ use super::Timestamp;
 
 /// The default operating-time limit: 480 s per rolling 10 minutes (the cloud figure).
 pub const DEFAULT_OPERATING_LIMIT: Duration = Duration::from_secs(480);
+
+/// The latest an `operating_reset_at` can lie ahead of now: the platform's window is
+/// ten one-minute buckets, so the oldest drops out within 600 s; plus the default
+/// reset margin (1 s) for the whole-second figure and clock skew. A later value is
+/// impossible (a garbled one, milliseconds sent as seconds, say) and is clamped to
+/// this, so it cannot hold a method for longer than the window.
+pub const MAX_RESET_AHEAD: Duration =
+    Duration::from_secs(600 + super::policy::DEFAULT_RESET_MARGIN.as_secs());
+
+/// `now` plus [`MAX_RESET_AHEAD`]: the latest plausible reset time.
+pub(crate) fn latest_plausible_reset(now: Timestamp) -> Timestamp {
+    now.saturating_add(MAX_RESET_AHEAD)
+}
 
 /// How a portal's operating-time budgets are watched (shared by all its methods).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,6 +143,22 @@ impl BudgetConfig {
     }
 }
 
+/// A reported `operating` figure (fractional seconds) in whole milliseconds: 0 for a
+/// negative, NaN or infinite value, saturating at `u64::MAX`.
+pub(crate) fn operating_millis(seconds: f64) -> u64 {
+    if seconds.is_finite() && seconds > 0.0 {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let ms = (seconds * 1000.0).min(u64::MAX as f64) as u64;
+        ms
+    } else {
+        0
+    }
+}
+
 fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -154,6 +187,8 @@ pub enum BudgetVerdict {
 pub struct MethodBudget {
     operating_ms: u64,
     reset_at: Option<Timestamp>,
+    /// Whether `reset_at` was clamped from an impossible reported value.
+    reset_clamped: bool,
     blocked_until: Option<Timestamp>,
     next_free: Timestamp,
 }
@@ -186,26 +221,32 @@ impl MethodBudget {
             && self.next_free <= now
     }
 
-    /// Takes in the `time` object of a reply (success or error).
-    pub fn record(&mut self, time: &Time) {
-        let Some(reset_at) = time
+    /// Takes in the `time` object of a reply (success or error) received at `now`.
+    ///
+    /// A reset time later than `now` plus [`MAX_RESET_AHEAD`] is impossible and is
+    /// clamped to that. A reply whose reset time is earlier than the known one is
+    /// taken for a late reply to an older call and ignored, unless the known one is
+    /// implausible (it was clamped, or lies more than [`MAX_RESET_AHEAD`] ahead of
+    /// `now`): then the plausible figure replaces it.
+    pub fn record(&mut self, time: &Time, now: Timestamp) {
+        let Some(reported) = time
             .operating_reset_at
             .and_then(Timestamp::from_unix_secs_f64)
         else {
             return;
         };
-        if self.reset_at.is_some_and(|known| known > reset_at) {
-            return; // a late reply to an older call
+        let latest = latest_plausible_reset(now);
+        let clamped = reported > latest;
+        let reset_at = reported.min(latest);
+        if let Some(known) = self.reset_at {
+            let known_plausible = !self.reset_clamped && known <= latest;
+            if known > reset_at && known_plausible {
+                return; // a late reply to an older call
+            }
         }
-        let operating = time.operating.unwrap_or(0.0);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let operating_ms = if operating.is_finite() && operating > 0.0 {
-            (operating * 1000.0).min(u64::MAX as f64) as u64
-        } else {
-            0
-        };
-        self.operating_ms = operating_ms;
+        self.operating_ms = time.operating.map_or(0, operating_millis);
         self.reset_at = Some(reset_at);
+        self.reset_clamped = clamped;
     }
 
     /// The method is refused until `until` (a 429).
@@ -267,11 +308,11 @@ mod tests {
         let mut b = MethodBudget::new();
         assert_eq!(b.check(&cfg, now), BudgetVerdict::Go);
 
-        b.record(&time(100.0, 1_300.0));
+        b.record(&time(100.0, 1_300.0), now);
         assert_eq!(b.check(&cfg, now), BudgetVerdict::Go);
 
         // Half-way between 384 s (80 %) and 475 s (hold line): spacing ~3.5 s.
-        b.record(&time(429.5, 1_300.0));
+        b.record(&time(429.5, 1_300.0), now);
         assert_eq!(b.check(&cfg, now), BudgetVerdict::Go);
         assert_eq!(
             b.check(&cfg, now),
@@ -280,7 +321,7 @@ mod tests {
             }
         );
 
-        b.record(&time(476.0, 1_300.0));
+        b.record(&time(476.0, 1_300.0), now);
         assert_eq!(
             b.check(&cfg, now),
             BudgetVerdict::Hold {
@@ -296,13 +337,53 @@ mod tests {
 
     #[test]
     fn late_replies_do_not_overwrite_newer_figures() {
+        let now = Timestamp::from_unix_secs(1_000);
         let mut b = MethodBudget::new();
-        b.record(&time(470.0, 1_360.0));
-        b.record(&time(10.0, 1_300.0));
+        b.record(&time(470.0, 1_360.0), now);
+        b.record(&time(10.0, 1_300.0), now);
         assert_eq!(b.operating(), Duration::from_secs(470));
         assert_eq!(b.reset_at(), Some(Timestamp::from_unix_secs(1_360)));
-        b.record(&Time::new());
+        b.record(&Time::new(), now);
         assert_eq!(b.operating(), Duration::from_secs(470));
+    }
+
+    #[test]
+    fn impossible_reset_times_are_clamped_and_replaced_by_plausible_ones() {
+        let cfg = BudgetConfig::default();
+        let now = Timestamp::from_unix_secs(1_777_530_000);
+        let mut b = MethodBudget::new();
+        // Milliseconds sent as seconds: some fifty thousand years ahead.
+        b.record(&time(478.0, 1_777_530_300_000.0), now);
+        let latest = now.saturating_add(Duration::from_secs(601));
+        assert_eq!(b.reset_at(), Some(latest));
+        assert_eq!(
+            b.check(&cfg, now),
+            BudgetVerdict::Hold {
+                until: latest.saturating_add(Duration::from_secs(1))
+            }
+        );
+        // A later reply with an earlier, plausible reset is no late reply: it wins.
+        let later = now.saturating_add(Duration::from_secs(2));
+        b.record(&time(478.0, 1_777_530_030.0), later);
+        assert_eq!(b.reset_at(), Some(Timestamp::from_unix_secs(1_777_530_030)));
+        // Once plausible, an earlier reset is a late reply again.
+        b.record(&time(10.0, 1_777_530_020.0), later);
+        assert_eq!(b.reset_at(), Some(Timestamp::from_unix_secs(1_777_530_030)));
+        assert_eq!(b.operating(), Duration::from_secs(478));
+        // A known reset that has become implausible for the time of the new reply (a
+        // clock stepped back, a store written by another machine) is replaced too.
+        let mut b = MethodBudget::new();
+        b.record(
+            &time(1.0, 1_777_531_000.0),
+            Timestamp::from_unix_secs(1_777_530_500),
+        );
+        b.record(&time(2.0, 1_777_530_100.0), now);
+        assert_eq!(b.reset_at(), Some(Timestamp::from_unix_secs(1_777_530_100)));
+        assert_eq!(operating_millis(f64::NAN), 0);
+        assert_eq!(operating_millis(-1.0), 0);
+        assert_eq!(operating_millis(f64::INFINITY), 0);
+        assert_eq!(operating_millis(0.0015), 1);
+        assert_eq!(operating_millis(1e300), u64::MAX);
     }
 
     #[test]

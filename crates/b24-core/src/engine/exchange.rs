@@ -24,6 +24,7 @@ use b24_types::ErrorCode;
 use bytes::Bytes;
 
 use super::backoff::Jitter;
+use super::budget::{latest_plausible_reset, operating_millis};
 use super::classify::{classify, Observation, OutcomeClass};
 use super::event::{Event, WaitReason};
 use super::idempotency::KeySupport;
@@ -423,14 +424,8 @@ impl<M: Method> Exchange<M> {
                     .record(self.call.method_name(), time, now);
             }
             if let Some(op) = time.operating {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let operating_ms = if op.is_finite() && op > 0.0 {
-                    (op * 1000.0) as u64
-                } else {
-                    0
-                };
                 self.events.push_back(Event::OperatingReported {
-                    operating_ms,
+                    operating_ms: operating_millis(op),
                     reset_at: time
                         .operating_reset_at
                         .and_then(Timestamp::from_unix_secs_f64),
@@ -482,7 +477,10 @@ impl<M: Method> Exchange<M> {
                 .filter_map(|m| budgets.reset_at(m))
                 .filter(|t| *t > now)
                 .max()
-        });
+        })
+        // A reset beyond the platform's ten-minute window is impossible (a garbled
+        // figure): never wait, nor hold the method, for longer than the window.
+        .map(|t| t.min(latest_plausible_reset(now)));
         if class == OutcomeClass::RateLimited {
             self.state.limiter().on_throttled(now);
         }

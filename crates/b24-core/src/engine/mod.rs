@@ -204,7 +204,9 @@ mod token;
 mod transport;
 
 pub use backoff::{Backoff, Jitter};
-pub use budget::{BudgetConfig, BudgetVerdict, MethodBudget, DEFAULT_OPERATING_LIMIT};
+pub use budget::{
+    BudgetConfig, BudgetVerdict, MethodBudget, DEFAULT_OPERATING_LIMIT, MAX_RESET_AHEAD,
+};
 pub use classify::{classify, Observation, OutcomeClass};
 pub use event::{Event, WaitReason};
 pub use exchange::{wait_duration, Action, Exchange, ExchangeOptions, KeyMode};

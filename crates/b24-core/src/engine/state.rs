@@ -67,7 +67,10 @@ pub trait BudgetStore: Send + Sync + fmt::Debug {
     /// Whether a call of `method` may go at `now` (a spread slot is reserved).
     fn check(&self, method: &str, now: Timestamp) -> BudgetVerdict;
 
-    /// Takes in the `time` object of a reply (success or error) to `method`.
+    /// Takes in the `time` object of a reply (success or error) to `method`, received
+    /// at `now`. A reset time later than `now` plus
+    /// [`MAX_RESET_AHEAD`](super::MAX_RESET_AHEAD) is impossible and must be clamped
+    /// (as [`MethodBudget::record`] does).
     fn record(&self, method: &str, time: &Time, now: Timestamp);
 
     /// `method` is refused (429) until `until`.
@@ -124,7 +127,7 @@ impl BudgetStore for MemoryBudgetStore {
         if time.operating_reset_at.is_none() {
             return;
         }
-        self.with(method, now, |b| b.record(time));
+        self.with(method, now, |b| b.record(time, now));
     }
 
     fn block(&self, method: &str, until: Timestamp) {

@@ -1759,3 +1759,82 @@ fn a_key_reuse_refusal_with_no_earlier_maybe_run_attempt_is_a_plain_api_error() 
         run.result.err()
     );
 }
+
+#[test]
+fn an_impossible_reset_time_cannot_block_a_method_beyond_the_window() {
+    // A reply reports the reset in milliseconds instead of seconds, near the limit.
+    let state = PortalState::new(7);
+    let garbled = T0 + 20_000; // "seconds": some fifty thousand years ahead
+    let body = item_ok(garbled).replace(r#""operating":0.5"#, r#""operating":478"#);
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(ex, vec![answer(200, &body)], t0());
+    run.result.unwrap();
+    let recorded_at = run.now;
+    let latest = recorded_at.saturating_add(b24_core::engine::MAX_RESET_AHEAD);
+    assert_eq!(
+        state
+            .budgets()
+            .reset_at("tasks.task.result.addfromchatmessage"),
+        Some(latest)
+    );
+    // The next call is held at most to the end of the ten-minute window (+ margin).
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(ex, vec![], recorded_at);
+    match run.result {
+        Err(Error::OperatingLimit { reset_at, .. }) => {
+            assert_eq!(reset_at, latest.saturating_add(Duration::from_secs(1)));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A later reply with a plausible reset replaces the clamped one.
+    let later = recorded_at.saturating_add(Duration::from_secs(5));
+    let plausible = later.as_unix_secs() + 30;
+    let time: b24_core::types::Time = serde_json::from_value(serde_json::json!({
+        "operating": 10.0,
+        "operating_reset_at": plausible,
+    }))
+    .unwrap();
+    state
+        .budgets()
+        .record("tasks.task.result.addfromchatmessage", &time, later);
+    assert_eq!(
+        state
+            .budgets()
+            .reset_at("tasks.task.result.addfromchatmessage"),
+        Some(Timestamp::from_unix_secs(plausible))
+    );
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    drive(ex, vec![answer(200, &item_ok(plausible))], later)
+        .result
+        .unwrap();
+}
+
+#[test]
+fn a_429_with_an_impossible_reset_blocks_the_method_for_the_window_at_most() {
+    let state = PortalState::new(7);
+    let body = format!(
+        r#"{{"error":"OPERATION_TIME_LIMIT","error_description":"blocked","time":{{"operating_reset_at":{}}}}}"#,
+        T0 * 1000
+    );
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let run = drive(ex, vec![answer(429, &body)], t0());
+    let answered = run.now;
+    let until = answered
+        .saturating_add(b24_core::engine::MAX_RESET_AHEAD)
+        .saturating_add(Duration::from_secs(1));
+    match run.result {
+        Err(Error::OperatingLimit { reset_at, .. }) => assert_eq!(reset_at, until),
+        other => panic!("{other:?}"),
+    }
+    // The method is held until then, and goes again afterwards.
+    assert_eq!(
+        state
+            .budgets()
+            .check("tasks.task.result.addfromchatmessage", answered),
+        b24_core::engine::BudgetVerdict::Hold { until }
+    );
+    let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    drive(ex, vec![answer(200, &item_ok(T0 / 1000 + 900))], until)
+        .result
+        .unwrap();
+}

@@ -10,7 +10,8 @@
 //! | seen | class |
 //! |---|---|
 //! | no error | `Success` |
-//! | `QUERY_LIMIT_EXCEEDED`, or a 503 with no error code (non-JSON, empty) | `RateLimited` |
+//! | `QUERY_LIMIT_EXCEEDED` | `RateLimited` |
+//! | a 503 with no error code (non-JSON, empty, JSON without `error`) | `Unavailable` |
 //! | `OPERATION_TIME_LIMIT`, `..._RATELIMITEXCEPTION`, or a 429 with no known code | `OperatingLimit` |
 //! | `OVERLOAD_LIMIT` | `Overloaded` |
 //! | `expired_token`, `invalid_token`, or any 401 on REST 3.0 | `TokenExpired` |
@@ -67,6 +68,11 @@ pub enum OutcomeClass {
     Rejected(ErrorClass),
     /// The portal failed while handling the call: it may have run, fully or partly.
     ServerError,
+    /// A 503 without an error code (an HTML page, an empty body): the request-rate
+    /// limit of a front end, or a gateway that gave up on the portal, possibly after
+    /// the call ran. Unlike [`OutcomeClass::RateLimited`] it may have run, so only
+    /// calls that may be repeated are.
+    Unavailable,
     /// The transport failed; the sent state says whether the call may have run.
     Transport(SentState),
     /// An outcome that fits no rule (an unknown error code with a success status,
@@ -117,9 +123,10 @@ fn classify_code(api: Api, status: u16, code: &ErrorCode) -> OutcomeClass {
 
 fn classify_status(api: Api, status: u16) -> OutcomeClass {
     match status {
-        // A 503 without a code is the request-rate limit (the cloud front end may
-        // answer it with an HTML page or an empty body).
-        503 => OutcomeClass::RateLimited,
+        // A 503 without a code may be the request-rate limit (a front end may answer
+        // it with an HTML page or an empty body), or a gateway's answer after the
+        // portal ran the call: only the coded `QUERY_LIMIT_EXCEEDED` says "not run".
+        503 => OutcomeClass::Unavailable,
         401 if api == Api::V3 => OutcomeClass::TokenExpired,
         _ => of_class(ErrorClass::from_status(status)),
     }
@@ -157,8 +164,9 @@ mod tests {
         );
         assert_eq!(
             classify(Api::Classic, Observation::BareStatus { status: 503 }),
-            OutcomeClass::RateLimited
+            OutcomeClass::Unavailable
         );
+        assert!(!OutcomeClass::Unavailable.not_run());
     }
 
     #[test]

@@ -481,7 +481,8 @@ impl<M: Method> Exchange<M> {
         // A reset beyond the platform's ten-minute window is impossible (a garbled
         // figure): never wait, nor hold the method, for longer than the window.
         .map(|t| t.min(latest_plausible_reset(now)));
-        if class == OutcomeClass::RateLimited {
+        // A 503 without a code may be the rate limit too: slow down either way.
+        if matches!(class, OutcomeClass::RateLimited | OutcomeClass::Unavailable) {
             self.state.limiter().on_throttled(now);
         }
         // The portal refuses a key it holds a stored answer for when the body differs
@@ -631,6 +632,7 @@ impl<M: Method> Exchange<M> {
             class,
             OutcomeClass::Transport(SentState::MaybeSent)
                 | OutcomeClass::ServerError
+                | OutcomeClass::Unavailable
                 | OutcomeClass::Unrecognised
         ) {
             self.maybe_ran = true;
@@ -682,7 +684,17 @@ impl<M: Method> Exchange<M> {
                 self.phase = Phase::NeedToken(stale);
             }
             Decision::Stop(reason) => {
-                let err = self.stop_error(reason, err);
+                let err =
+                    if class == OutcomeClass::Unavailable && reason == StopReason::NotRepeatable {
+                        // A bare 503 reads like the rate limit ("not run"), but a gateway
+                        // may send it after the write ran: say so.
+                        Error::WriteOutcomeUnknown {
+                            attempts: self.attempts,
+                            last: Box::new(err),
+                        }
+                    } else {
+                        self.stop_error(reason, err)
+                    };
                 self.finish(Err(err), reason);
             }
         }

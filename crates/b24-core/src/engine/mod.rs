@@ -121,8 +121,13 @@
 //! After each attempt, the outcome is classified ([`classify`], table there) and the
 //! class turned into a decision ([`RetryPolicy::decide`], table there). In short:
 //!
-//! - `QUERY_LIMIT_EXCEEDED` (or a 503 without a code) is retried after exponential
-//!   backoff with jitter, and the limiter is told the bucket is full;
+//! - `QUERY_LIMIT_EXCEEDED` is retried after exponential backoff with jitter, writes
+//!   included (the call did not run), and the limiter is told the bucket is full;
+//! - a 503 without an error code (an HTML page, an empty body) may be the rate limit
+//!   or a gateway's answer after the write ran: the limiter is told the bucket is
+//!   full, and the call is retried only when it may be repeated (a safe method, or a
+//!   key it honours); an unprotected write ends with
+//!   [`Error::WriteOutcomeUnknown`](crate::Error::WriteOutcomeUnknown);
 //! - a 429 (`OPERATION_TIME_LIMIT`, `BITRIX_REST_V3_EXCEPTION_RATELIMITEXCEPTION`)
 //!   waits until `operating_reset_at` plus [`RetryPolicy::reset_margin`] (1 s, as a
 //!   hold before sending does), or [`OPERATING_FALLBACK_WAIT`] when no reset time is

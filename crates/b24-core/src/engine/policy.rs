@@ -7,6 +7,7 @@
 //! | class | decision |
 //! |---|---|
 //! | `RateLimited` | retry after backoff (the call never ran) |
+//! | `Unavailable` (a 503 without a code) | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key` it honours; else stop (the exchange ends the call with [`Error::WriteOutcomeUnknown`](crate::Error::WriteOutcomeUnknown)) |
 //! | `OperatingLimit` | wait until the reset plus `reset_margin` when within `max_operating_wait`, else stop with that time |
 //! | `Overloaded` | stop: a manual block is never retried |
 //! | `TokenExpired` | ask for a fresh token once (OAuth only), then replay; a second one stops |
@@ -218,11 +219,13 @@ impl RetryPolicy {
             OutcomeClass::Transport(SentState::NotSent) => {
                 backoff(RetryReason::TransportNotSent, jitter)
             }
-            OutcomeClass::ServerError | OutcomeClass::Transport(SentState::MaybeSent) => {
-                let reason = if class == OutcomeClass::ServerError {
-                    RetryReason::ServerError
-                } else {
-                    RetryReason::TransportMaybeSent
+            OutcomeClass::ServerError
+            | OutcomeClass::Unavailable
+            | OutcomeClass::Transport(SentState::MaybeSent) => {
+                let reason = match class {
+                    OutcomeClass::ServerError => RetryReason::ServerError,
+                    OutcomeClass::Unavailable => RetryReason::Unavailable,
+                    _ => RetryReason::TransportMaybeSent,
                 };
                 if facts.repeat == Repeat::Safe || facts.has_idempotency_key {
                     backoff(reason, jitter)
@@ -331,8 +334,10 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RetryReason {
-    /// The request-rate bucket was full (`QUERY_LIMIT_EXCEEDED` / bare 503).
+    /// The request-rate bucket was full (`QUERY_LIMIT_EXCEEDED`).
     RateLimited,
+    /// A 503 without an error code, and repeating is safe.
+    Unavailable,
     /// The method's operating-time budget was spent (429).
     OperatingLimit,
     /// The server failed (5xx) and repeating is safe.

@@ -199,10 +199,11 @@ fn one_status_fallback_for_api_errors_and_the_engine() {
         } else {
             assert_eq!(class_of(v3), fallback, "v3, unknown code, {status}");
         }
-        // Without any code, only a 503 differs: it is the request-rate limit.
+        // Without any code, only a 503 differs: the rate limit, or a gateway's answer
+        // after the call may have run.
         let bare = classify(Api::Classic, Observation::BareStatus { status });
         if status == 503 {
-            assert_eq!(bare, C::RateLimited);
+            assert_eq!(bare, C::Unavailable);
         } else {
             assert_eq!(class_of(bare), fallback, "classic, no code, {status}");
         }
@@ -227,8 +228,8 @@ fn bare_statuses() {
         (429, Api::Classic, C::OperatingLimit),
         (500, Api::Classic, C::ServerError),
         (502, Api::V3, C::ServerError),
-        (503, Api::V3, C::RateLimited),
-        (503, Api::Classic, C::RateLimited),
+        (503, Api::V3, C::Unavailable),
+        (503, Api::Classic, C::Unavailable),
         (504, Api::V3, C::ServerError),
     ];
     for (status, api, expected) in cases {
@@ -283,6 +284,10 @@ fn expected_decision(class: OutcomeClass, kind: Kind, now: Timestamp) -> Decisio
         C::ServerError => match kind {
             Kind::UnsafeNoKey => Decision::Stop(StopReason::NotRepeatable),
             _ => retry(RetryReason::ServerError),
+        },
+        C::Unavailable => match kind {
+            Kind::UnsafeNoKey => Decision::Stop(StopReason::NotRepeatable),
+            _ => retry(RetryReason::Unavailable),
         },
         C::Transport(SentState::NotSent) => retry(RetryReason::TransportNotSent),
         C::Transport(SentState::MaybeSent) => match kind {

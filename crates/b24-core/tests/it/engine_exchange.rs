@@ -181,24 +181,30 @@ fn a_503_storm_then_success() {
     assert!(keys[0].is_some());
     assert!(keys.iter().all(|k| k == &keys[0]));
     // Backoffs grow: between half and all of 1 s, 2 s, 4 s.
+    // The coded rate limit, then two 503s without a code (repeated: the write is
+    // protected by its key).
     let backoffs: Vec<_> = run
         .waits
         .iter()
-        .filter(|(_, r)| *r == WaitReason::Backoff(RetryReason::RateLimited))
+        .filter_map(|(_, r)| match r {
+            WaitReason::Backoff(reason) => Some(*reason),
+            _ => None,
+        })
         .collect();
-    assert_eq!(backoffs.len(), 3, "{:?}", run.waits);
+    assert_eq!(
+        backoffs,
+        vec![
+            RetryReason::RateLimited,
+            RetryReason::Unavailable,
+            RetryReason::Unavailable
+        ],
+        "{:?}",
+        run.waits
+    );
     let retries = run
         .events
         .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                Event::Retrying {
-                    reason: RetryReason::RateLimited,
-                    ..
-                }
-            )
-        })
+        .filter(|e| matches!(e, Event::Retrying { .. }))
         .count();
     assert_eq!(retries, 3);
     assert!(matches!(
@@ -1837,4 +1843,72 @@ fn a_429_with_an_impossible_reset_blocks_the_method_for_the_window_at_most() {
     drive(ex, vec![answer(200, &item_ok(T0 / 1000 + 900))], until)
         .result
         .unwrap();
+}
+
+#[test]
+fn a_bare_503_on_an_unprotected_write_is_not_repeated() {
+    // Classic im.message.add has no keys: a gateway's 503 page may come after the
+    // message was posted, so it is not sent again.
+    for bare in [
+        "<html><body>503 Service Temporarily Unavailable</body></html>",
+        "",
+    ] {
+        let state = PortalState::new(7);
+        let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
+        let run = drive(ex, vec![answer(503, bare)], t0());
+        assert_eq!(run.sent.len(), 1);
+        let err = run.result.unwrap_err();
+        match &err {
+            Error::WriteOutcomeUnknown { attempts: 1, last } => {
+                assert!(matches!(**last, Error::UnexpectedBody { status: 503, .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(err.status(), Some(503));
+        assert!(matches!(
+            run.events.last(),
+            Some(Event::Finished {
+                reason: StopReason::NotRepeatable,
+                ..
+            })
+        ));
+    }
+
+    // The coded rate limit says the call did not run: repeated, writes included.
+    let state = PortalState::new(7);
+    let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
+    let run = drive(
+        ex,
+        vec![
+            answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
+            answer(200, r#"{"result":34239}"#),
+        ],
+        t0(),
+    );
+    assert_eq!(run.result.unwrap().result.get(), 34239);
+    assert_eq!(run.sent.len(), 2);
+
+    // A read is repeated after a bare 503.
+    let ex = Exchange::new(
+        &webhook(),
+        TaskGet::for_chat(TaskId::new(51).unwrap()),
+        &state,
+    )
+    .unwrap();
+    let run = drive(
+        ex,
+        vec![
+            answer(503, ""),
+            answer(200, r#"{"result":{"item":{"id":51}}}"#),
+        ],
+        t0(),
+    );
+    run.result.unwrap();
+    assert!(
+        run.waits
+            .iter()
+            .any(|(_, r)| *r == WaitReason::Backoff(RetryReason::Unavailable)),
+        "{:?}",
+        run.waits
+    );
 }

@@ -64,8 +64,9 @@ pub enum Error {
     },
     /// The method's operating-time budget is spent and resets later than the call
     /// may wait ([`RetryPolicy::max_operating_wait`](crate::engine::RetryPolicy::max_operating_wait)).
-    /// Calls of this method will be refused until `reset_at`; other methods are not
-    /// affected.
+    /// After a hold or a 429 with one of the platform's operating-limit codes, calls of
+    /// this method will be refused until `reset_at`; other methods are not affected. A
+    /// 429 with another code (or none) ends only this call so.
     #[error("operating-time limit of `{method}` reached; it resets at unix time {reset_at}")]
     OperatingLimit {
         /// The method: for a hold before sending, the held one (for a batch, the held

@@ -185,6 +185,9 @@ pub struct Exchange<M: Method> {
     sent_token: TokenGeneration,
     /// When the last attempt was handed to the adapter.
     sent_at: Timestamp,
+    /// Whether the last answer was a 429 with one of the platform's operating-limit
+    /// codes, which holds the method for every call (in the shared budget store).
+    blocks_budgets: bool,
     /// Whether an attempt so far may have run on the portal (a maybe-sent transport
     /// failure, a 5xx, an unreadable answer).
     maybe_ran: bool,
@@ -266,6 +269,7 @@ impl<M: Method> Exchange<M> {
             sent_token: TokenGeneration::NONE,
             sent_at: Timestamp::EPOCH,
             maybe_ran: false,
+            blocks_budgets: false,
             budget_methods,
             records_own_time,
             deadline: None,
@@ -460,6 +464,16 @@ impl<M: Method> Exchange<M> {
             status: Some(status),
             class,
         });
+        // Only the platform's own operating-limit codes say that the method's budget
+        // is spent, for every call of it; a 429 with another code (or none) may come
+        // from anything on the way (a proxy's limit, say): this call waits the
+        // fallback, and no other call is held.
+        let budget_spent = class == OutcomeClass::OperatingLimit
+            && matches!(
+                err.code(),
+                Some(ErrorCode::OperationTimeLimit | ErrorCode::V3RateLimit)
+            );
+        self.blocks_budgets = budget_spent;
         let reset_at = match &err {
             Error::Api(e) => e
                 .time
@@ -480,7 +494,8 @@ impl<M: Method> Exchange<M> {
         })
         // A reset beyond the platform's ten-minute window is impossible (a garbled
         // figure): never wait, nor hold the method, for longer than the window.
-        .map(|t| t.min(latest_plausible_reset(now)));
+        .map(|t| t.min(latest_plausible_reset(now)))
+        .filter(|_| class != OutcomeClass::OperatingLimit || budget_spent);
         // A 503 without a code may be the rate limit too: slow down either way.
         if matches!(class, OutcomeClass::RateLimited | OutcomeClass::Unavailable) {
             self.state.limiter().on_throttled(now);
@@ -512,6 +527,7 @@ impl<M: Method> Exchange<M> {
             class,
         });
         let err = Error::Transport { kind, sent, source };
+        self.blocks_budgets = false;
         self.decide(class, err, None, now);
     }
 
@@ -674,7 +690,9 @@ impl<M: Method> Exchange<M> {
                 self.retry_at(now, until, reason, WaitReason::Backoff(reason), err);
             }
             Decision::WaitUntil { until, reason } => {
-                self.block_budgets(until);
+                if self.blocks_budgets {
+                    self.block_budgets(until);
+                }
                 self.retry_at(now, until, reason, WaitReason::BudgetReset, err);
             }
             Decision::RefreshToken => {
@@ -707,7 +725,9 @@ impl<M: Method> Exchange<M> {
                 last: Box::new(err),
             },
             StopReason::OperatingLimit { reset_at } => {
-                self.block_budgets(reset_at);
+                if self.blocks_budgets {
+                    self.block_budgets(reset_at);
+                }
                 Error::OperatingLimit {
                     method: self.call.method_name().to_owned(),
                     reset_at,

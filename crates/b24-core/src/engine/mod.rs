@@ -134,6 +134,8 @@
 //!   known, if that is within the maximum wait, and otherwise ends with
 //!   [`Error::OperatingLimit`](crate::Error::OperatingLimit); later calls of the same
 //!   method are held too (after a 429 on a batch: of every method in it);
+//! - a 429 with another code, or none, waits [`OPERATING_FALLBACK_WAIT`] for this call
+//!   only: it does not hold the method for other calls;
 //! - `OVERLOAD_LIMIT` (a manual block) is never retried;
 //! - validation, permission, scope, not-found and idempotency-key errors are final;
 //! - a 5xx or a transport failure is retried only when the request cannot have reached

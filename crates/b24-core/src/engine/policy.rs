@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `RateLimited` | retry after backoff (the call never ran) |
 //! | `Unavailable` (a 503 without a code) | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key` it honours; else stop (the exchange ends the call with [`Error::WriteOutcomeUnknown`](crate::Error::WriteOutcomeUnknown)) |
-//! | `OperatingLimit` | wait until the reset plus `reset_margin` when within `max_operating_wait`, else stop with that time |
+//! | `OperatingLimit` | wait until the reset plus `reset_margin` when within `max_operating_wait`, else stop with that time (the exchange passes no reset time for a 429 without an operating-limit code, so it waits the fallback, and holds the method for other calls only after the platform's codes) |
 //! | `Overloaded` | stop: a manual block is never retried |
 //! | `TokenExpired` | ask for a fresh token once (OAuth only), then replay; a second one stops |
 //! | `Rejected(_)` | stop: validation, permission, scope, not-found, key reuse are final |

@@ -1912,3 +1912,78 @@ fn a_bare_503_on_an_unprotected_write_is_not_repeated() {
         run.waits
     );
 }
+
+#[test]
+fn a_429_with_an_unknown_code_waits_this_call_only() {
+    let method = "tasks.task.result.addfromchatmessage";
+    for body in [
+        format!(
+            r#"{{"error":"SOMETHING_NEW","error_description":"slow down","time":{{"operating_reset_at":{}}}}}"#,
+            T0 / 1000 + 30
+        ),
+        "<html>429 Too Many Requests</html>".to_owned(),
+    ] {
+        let state = PortalState::new(7);
+        let mut ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+        let Action::Send(_) = ex.poll(t0()) else {
+            panic!("expected a send")
+        };
+        let answered = t0().saturating_add(Duration::from_millis(100));
+        ex.handle_response(respond(429, &body), answered);
+        // This call waits the fallback (the body's reset time is no operating-limit
+        // figure) ...
+        match ex.poll(answered) {
+            Action::Wait { until, reason } => {
+                assert_eq!(reason, WaitReason::BudgetReset);
+                assert_eq!(until, answered.saturating_add(Duration::from_secs(60)));
+            }
+            other => panic!("{other:?}"),
+        }
+        // ... while the method is not held for anyone else.
+        assert_eq!(
+            state.budgets().check(method, answered),
+            b24_core::engine::BudgetVerdict::Go
+        );
+        let other = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+        drive(
+            other,
+            vec![answer(200, &item_ok(T0 / 1000 + 300))],
+            answered,
+        )
+        .result
+        .unwrap();
+    }
+
+    // Past the longest wait it ends with OperatingLimit, still without holding others.
+    let state = PortalState::new(7);
+    let opts = ExchangeOptions::new()
+        .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(10)));
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
+    let run = drive(ex, vec![answer(429, &classic_error("SOMETHING_NEW"))], t0());
+    assert!(matches!(run.result, Err(Error::OperatingLimit { .. })));
+    assert_eq!(
+        state.budgets().check(method, run.now),
+        b24_core::engine::BudgetVerdict::Go
+    );
+
+    // The platform's own codes do hold the method for every call.
+    let state = PortalState::new(7);
+    let ex = Exchange::with_options(
+        &webhook(),
+        add_from_chat(),
+        &state,
+        ExchangeOptions::new()
+            .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(10))),
+    )
+    .unwrap();
+    let run = drive(
+        ex,
+        vec![answer(429, &classic_error("OPERATION_TIME_LIMIT"))],
+        t0(),
+    );
+    assert!(matches!(run.result, Err(Error::OperatingLimit { .. })));
+    assert!(matches!(
+        state.budgets().check(method, run.now),
+        b24_core::engine::BudgetVerdict::Hold { .. }
+    ));
+}

@@ -83,7 +83,17 @@ async fn the_call_deadline_bounds_retries_of_a_slow_read() {
 
 #[tokio::test]
 async fn a_write_whose_connection_dropped_after_it_ran_is_not_duplicated() {
-    let env = emu::start().await;
+    // The emulator finishes a request at once, so a short in-flight grace is
+    // faithful here: the repeat cannot overlap the first attempt.
+    let env = emu::start_with(
+        Emulator::builder().portal(PortalConfig::new("localhost").bucket(50, 500.0)),
+        &[],
+        |b| {
+            b.bucket(b24_core::engine::BucketConfig::custom(50, 500.0).unwrap())
+                .retry_policy(RetryPolicy::default().in_flight_grace(Duration::from_millis(50)))
+        },
+    )
+    .await;
     let emu_portal = env.server.portal();
     let message = emu_portal.add_message(58, 1, "Signed off").unwrap();
     // The portal stores the result, then drops the connection without an answer.

@@ -335,7 +335,7 @@ impl PortalBuilder {
         let host = host.strip_suffix('.').unwrap_or(host);
         check_host(host)?;
         let host_lower = host.to_ascii_lowercase();
-        let loopback = is_loopback(&host_lower);
+        let loopback = is_loopback_host(&host_lower);
         if scheme == Scheme::HTTP {
             if !loopback {
                 return Err(portal_err(
@@ -449,19 +449,46 @@ fn check_host(host: &str) -> Result<(), InputError> {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
-    if host == "localhost" || host.ends_with(".localhost") {
+/// Whether `host` names this machine: `localhost` or a name under `.localhost`, an
+/// IPv4 address in `127.0.0.0/8`, or the IPv6 loopback `::1` (with or without
+/// brackets, also as the IPv4-mapped `::ffff:127.x.y.z`). Case and one trailing dot
+/// are ignored; a port must not be included.
+///
+/// The one definition of "loopback" b24 uses: plain `http` is accepted only for such
+/// hosts ([`PortalBuilder::allow_insecure_loopback`]), and so is an OAuth token URL on
+/// a host other than the official OAuth servers.
+///
+/// ```
+/// use b24_core::engine::is_loopback_host;
+///
+/// assert!(is_loopback_host("localhost"));
+/// assert!(is_loopback_host("emu.localhost"));
+/// assert!(is_loopback_host("127.0.0.1"));
+/// assert!(is_loopback_host("127.9.8.7"));
+/// assert!(is_loopback_host("[::1]"));
+/// assert!(!is_loopback_host("localhost.example.com"));
+/// assert!(!is_loopback_host("10.0.0.1"));
+/// ```
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if host.eq_ignore_ascii_case("localhost")
+        || host
+            .len()
+            .checked_sub(".localhost".len())
+            .filter(|i| *i > 0)
+            .and_then(|i| host.get(i..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"))
+    {
         return true;
     }
-    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return inner
-            .parse::<Ipv6Addr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false);
+    let inner = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = inner.parse::<Ipv6Addr>() {
+        return ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback());
     }
-    host.parse::<Ipv4Addr>()
-        .map(|ip| ip.is_loopback())
-        .unwrap_or(false)
+    host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn parse_user_id(s: &str) -> Result<UserId, InputError> {
@@ -517,8 +544,13 @@ mod tests {
             "127.0.0.1",
             "127.9.8.7",
             "[::1]",
+            "::1",
+            "LocalHost",
+            "localhost.",
+            "A.LOCALHOST",
+            "[::ffff:127.0.0.1]",
         ] {
-            assert!(is_loopback(h), "{h}");
+            assert!(is_loopback_host(h), "{h}");
         }
         for h in [
             "example.com",
@@ -526,8 +558,13 @@ mod tests {
             "[::2]",
             "localhost.com",
             "10.0.0.1",
+            ".localhost",
+            "[127.0.0.1]",
+            "127.0.0.1:80",
+            "notlocalhost",
+            "",
         ] {
-            assert!(!is_loopback(h), "{h}");
+            assert!(!is_loopback_host(h), "{h}");
         }
     }
 }

@@ -210,6 +210,8 @@ mod timestamp;
 mod token;
 mod transport;
 
+/// Defined with [`Portal`](crate::Portal), used by the engine for OAuth token URLs.
+pub use crate::portal::is_loopback_host;
 pub use backoff::{Backoff, Jitter};
 pub use budget::{
     BudgetConfig, BudgetVerdict, MethodBudget, DEFAULT_OPERATING_LIMIT, MAX_RESET_AHEAD,

@@ -36,6 +36,7 @@ use b24_types::{ClientSecret, ErrorCode, OAuthErrorBody, RefreshToken, TokenResp
 use super::token::{TokenGeneration, TokenSet, TokenStore};
 use super::Timestamp;
 use crate::error::{Error, InputError};
+use crate::portal::is_loopback_host;
 
 /// The documented token endpoint, used when no better one is known.
 pub const DEFAULT_TOKEN_URL: &str = "https://oauth.bitrix.info/oauth/token/";
@@ -122,8 +123,7 @@ pub fn token_url_from_server_endpoint(server_endpoint: &str) -> Option<String> {
     let uri: http::Uri = server_endpoint.parse().ok()?;
     let authority = uri.authority()?;
     let scheme = uri.scheme_str()?;
-    let host = authority.host();
-    let loopback = host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1";
+    let loopback = is_loopback_host(authority.host());
     if !(scheme == "https" || (scheme == "http" && loopback)) {
         return None;
     }

@@ -343,3 +343,40 @@ fn an_empty_store_cannot_refresh() {
         "{err:?}"
     );
 }
+
+#[test]
+fn one_loopback_definition_for_portals_and_token_urls() {
+    use b24_core::engine::{is_loopback_host, token_url_from_server_endpoint};
+    for host in [
+        "localhost",
+        "emu.localhost",
+        "127.0.0.1",
+        "127.1.2.3",
+        "[::1]",
+    ] {
+        assert!(is_loopback_host(host), "{host}");
+        // What a portal accepts over plain http, a token URL accepts too.
+        let portal = b24_core::Portal::builder()
+            .allow_insecure_loopback()
+            .oauth(&format!("http://{host}:8080"));
+        assert!(portal.is_ok(), "{host}");
+        assert_eq!(
+            token_url_from_server_endpoint(&format!("http://{host}:8080/rest/")),
+            Some(format!("http://{host}:8080/oauth/token/")),
+            "{host}"
+        );
+    }
+    for host in [
+        "example.com",
+        "128.0.0.1",
+        "localhost.example.com",
+        "10.0.0.1",
+    ] {
+        assert!(!is_loopback_host(host), "{host}");
+        assert_eq!(
+            token_url_from_server_endpoint(&format!("http://{host}/rest/")),
+            None,
+            "{host}"
+        );
+    }
+}

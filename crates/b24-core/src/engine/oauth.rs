@@ -7,14 +7,23 @@
 //! secrets travel in the body, never in the URL, so that no proxy or server log keeps
 //! them. The token URL is, in order of preference:
 //!
-//! 1. the one set with [`OAuthApp::token_url`];
+//! 1. the one set with [`OAuthApp::token_url`], used as given: whoever sets it takes
+//!    responsibility for sending the client secret there;
 //! 2. the last answer's `server_endpoint` minus its trailing `rest/`, plus
 //!    `oauth/token/` (`https://oauth.bitrix.info/rest/` gives
-//!    `https://oauth.bitrix.info/oauth/token/`);
+//!    `https://oauth.bitrix.info/oauth/token/`), **only** when it names an OAuth
+//!    server ([`token_url_from_server_endpoint`]);
 //! 3. [`DEFAULT_TOKEN_URL`].
 //!
-//! A `server_endpoint` that is not `https` (plain `http` is accepted for loopback
-//! hosts only, for local test servers) or does not end in `/rest/` is ignored.
+//! The client secret and the refresh token must go to the OAuth server only, never
+//! to the portal. A token URL taken from a stored value is therefore accepted only for
+//! `https` on `oauth.bitrix.info`, `oauth.bitrix24.tech` or another host under
+//! `bitrix.info`, or for a loopback host ([`is_loopback_host`]: a local test server)
+//! over `https`, or over plain `http` when the app allows it
+//! ([`OAuthApp::allow_insecure_loopback`]); never with user credentials in the
+//! address. Anything else (the portal's own `client_endpoint` stored by mistake, a
+//! plain `http` address, an address not ending in `/rest/`) is ignored for
+//! [`DEFAULT_TOKEN_URL`].
 //!
 //! **The request body holds the client secret and the refresh token: never log it.**
 //! [`RefreshPlan`]'s `Debug` does not show it.
@@ -47,6 +56,7 @@ pub struct OAuthApp {
     client_id: String,
     client_secret: ClientSecret,
     token_url: Option<String>,
+    allow_insecure_loopback: bool,
 }
 
 impl OAuthApp {
@@ -56,12 +66,25 @@ impl OAuthApp {
             client_id: client_id.into(),
             client_secret,
             token_url: None,
+            allow_insecure_loopback: false,
         }
     }
 
     /// Uses this token URL instead of the one derived from `server_endpoint`.
+    ///
+    /// It is used **as given**, with no check of its host or scheme: the refresh
+    /// request carries the client secret and the refresh token, so set only the
+    /// address of an OAuth server you trust (or of a local test server).
     pub fn token_url(mut self, url: impl Into<String>) -> Self {
         self.token_url = Some(url.into());
+        self
+    }
+
+    /// Accepts a `server_endpoint` on a loopback host over plain `http` as the base
+    /// of the token URL (a local test server such as the emulator). Off by default:
+    /// without it only `https` addresses are derived.
+    pub fn allow_insecure_loopback(mut self) -> Self {
+        self.allow_insecure_loopback = true;
         self
     }
 
@@ -70,13 +93,15 @@ impl OAuthApp {
         &self.client_id
     }
 
-    /// The token URL to use, given the last answer's `server_endpoint`.
+    /// The token URL to use, given the last answer's `server_endpoint`: the one set
+    /// with [`OAuthApp::token_url`], else the one derived from an acceptable
+    /// `server_endpoint` (see the [module docs](self)), else [`DEFAULT_TOKEN_URL`].
     pub fn resolve_token_url(&self, server_endpoint: Option<&str>) -> String {
         if let Some(url) = &self.token_url {
             return url.clone();
         }
         server_endpoint
-            .and_then(token_url_from_server_endpoint)
+            .and_then(|e| derive_token_url(e, self.allow_insecure_loopback))
             .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned())
     }
 
@@ -118,18 +143,36 @@ impl OAuthApp {
 }
 
 /// `server_endpoint` (`https://host/rest/`) → `https://host/oauth/token/`, or `None`
-/// when it is not an `https` URL (or `http` on a loopback host) ending in `/rest/`.
+/// when it is not an `https` URL ending in `/rest/` on an OAuth server's host
+/// (`oauth.bitrix.info`, `oauth.bitrix24.tech`, a host under `bitrix.info`) or on a
+/// loopback host, or when it holds user credentials. Plain `http` is never accepted
+/// here; [`OAuthApp::allow_insecure_loopback`] accepts it for loopback hosts.
 pub fn token_url_from_server_endpoint(server_endpoint: &str) -> Option<String> {
-    let uri: http::Uri = server_endpoint.parse().ok()?;
+    derive_token_url(server_endpoint, false)
+}
+
+/// Whether `host` is one of the platform's OAuth servers.
+fn is_oauth_server_host(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host == "oauth.bitrix.info" || host == "oauth.bitrix24.tech" || host.ends_with(".bitrix.info")
+}
+
+fn derive_token_url(server_endpoint: &str, allow_http_loopback: bool) -> Option<String> {
+    let uri: http::Uri = server_endpoint.trim().parse().ok()?;
     let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None; // user credentials in the address
+    }
+    let host = authority.host();
+    let allowed = match uri.scheme_str()? {
+        "https" => is_oauth_server_host(host) || is_loopback_host(host),
+        "http" => allow_http_loopback && is_loopback_host(host),
+        _ => false,
+    };
+    if !allowed || uri.query().is_some() {
+        return None;
+    }
     let scheme = uri.scheme_str()?;
-    let loopback = is_loopback_host(authority.host());
-    if !(scheme == "https" || (scheme == "http" && loopback)) {
-        return None;
-    }
-    if uri.query().is_some() {
-        return None;
-    }
     let path = uri.path();
     let base = path
         .strip_suffix("/rest/")
@@ -430,7 +473,15 @@ mod tests {
             Some("https://oauth.bitrix24.tech/oauth/token/")
         );
         assert_eq!(
-            token_url_from_server_endpoint("http://127.0.0.1:8080/rest/").as_deref(),
+            token_url_from_server_endpoint("https://127.0.0.1:8443/rest/").as_deref(),
+            Some("https://127.0.0.1:8443/oauth/token/")
+        );
+        assert_eq!(
+            token_url_from_server_endpoint("http://127.0.0.1:8080/rest/"),
+            None
+        );
+        assert_eq!(
+            derive_token_url("http://127.0.0.1:8080/rest/", true).as_deref(),
             Some("http://127.0.0.1:8080/oauth/token/")
         );
         assert_eq!(

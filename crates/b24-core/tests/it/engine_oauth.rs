@@ -361,8 +361,14 @@ fn one_loopback_definition_for_portals_and_token_urls() {
             .oauth(&format!("http://{host}:8080"));
         assert!(portal.is_ok(), "{host}");
         assert_eq!(
-            token_url_from_server_endpoint(&format!("http://{host}:8080/rest/")),
-            Some(format!("http://{host}:8080/oauth/token/")),
+            token_url_from_server_endpoint(&format!("https://{host}:8443/rest/")),
+            Some(format!("https://{host}:8443/oauth/token/")),
+            "{host}"
+        );
+        let app = app().allow_insecure_loopback();
+        assert_eq!(
+            app.resolve_token_url(Some(&format!("http://{host}:8080/rest/"))),
+            format!("http://{host}:8080/oauth/token/"),
             "{host}"
         );
     }
@@ -374,9 +380,84 @@ fn one_loopback_definition_for_portals_and_token_urls() {
     ] {
         assert!(!is_loopback_host(host), "{host}");
         assert_eq!(
-            token_url_from_server_endpoint(&format!("http://{host}/rest/")),
+            token_url_from_server_endpoint(&format!("https://{host}/rest/")),
             None,
             "{host}"
         );
     }
+}
+
+#[test]
+fn the_client_secret_goes_only_to_an_oauth_server() {
+    let token = RefreshToken::new("r");
+    let url = |app: &OAuthApp, endpoint: &str| {
+        app.refresh_request(&token, Some(endpoint))
+            .unwrap()
+            .uri()
+            .to_string()
+    };
+    // The official servers (and hosts under bitrix.info), over https.
+    for (endpoint, want) in [
+        (
+            "https://oauth.bitrix.info/rest/",
+            "https://oauth.bitrix.info/oauth/token/",
+        ),
+        (
+            "https://oauth.bitrix24.tech/rest/",
+            "https://oauth.bitrix24.tech/oauth/token/",
+        ),
+        (
+            "https://eu.bitrix.info/rest/",
+            "https://eu.bitrix.info/oauth/token/",
+        ),
+        (
+            "https://OAuth.Bitrix.Info/rest/",
+            "https://OAuth.Bitrix.Info/oauth/token/",
+        ),
+        // A local test server over https.
+        (
+            "https://127.0.0.1:9443/rest/",
+            "https://127.0.0.1:9443/oauth/token/",
+        ),
+    ] {
+        assert_eq!(url(&app(), endpoint), want, "{endpoint}");
+    }
+    // Never the portal (its client_endpoint stored as the server endpoint by
+    // mistake), a look-alike host, plain http, or an address with user credentials.
+    for endpoint in [
+        "https://example.bitrix24.com/rest/",
+        "https://portal.bitrix24.ru/rest/",
+        "https://oauth.bitrix.info.evil.example/rest/",
+        "https://evilbitrix.info/rest/",
+        "https://bitrix.info.example/rest/",
+        "http://oauth.bitrix.info/rest/",
+        "https://user:pw@oauth.bitrix.info/rest/",
+        "https://x@oauth.bitrix.info/rest/",
+        "ftp://oauth.bitrix.info/rest/",
+        // Plain http to a loopback host needs the app's consent.
+        "http://127.0.0.1:9000/rest/",
+        "http://localhost/rest/",
+    ] {
+        assert_eq!(url(&app(), endpoint), DEFAULT_TOKEN_URL, "{endpoint}");
+    }
+    let local = app().allow_insecure_loopback();
+    assert_eq!(
+        url(&local, "http://127.0.0.1:9000/rest/"),
+        "http://127.0.0.1:9000/oauth/token/"
+    );
+    // Consent covers loopback hosts only.
+    assert_eq!(
+        url(&local, "http://oauth.bitrix.info/rest/"),
+        DEFAULT_TOKEN_URL
+    );
+    assert_eq!(
+        url(&local, "https://example.bitrix24.com/rest/"),
+        DEFAULT_TOKEN_URL
+    );
+    // An explicit token URL is the user's choice and is used as given.
+    let explicit = app().token_url("https://auth-proxy.example/oauth/token/");
+    assert_eq!(
+        url(&explicit, "https://oauth.bitrix.info/rest/"),
+        "https://auth-proxy.example/oauth/token/"
+    );
 }

@@ -27,6 +27,24 @@ pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 /// The default number of idle connections kept per host.
 pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 16;
+/// The longest time limit the client applies: one year. A longer connect timeout,
+/// attempt timeout, call deadline (the builder's or a [`RetryPolicy`]'s) or pool idle
+/// timeout, [`Duration::MAX`] among them, means "no limit" and is cut to this.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// The time limit actually applied for `d`: at most [`MAX_TIMEOUT`].
+pub(crate) fn limit(d: Duration) -> Duration {
+    d.min(MAX_TIMEOUT)
+}
+
+/// `policy` with its deadline, if any, cut to [`MAX_TIMEOUT`].
+pub(crate) fn limit_policy(policy: RetryPolicy) -> RetryPolicy {
+    match policy.get_deadline() {
+        Some(d) if d > MAX_TIMEOUT => policy.deadline(MAX_TIMEOUT),
+        _ => policy,
+    }
+}
+
 /// The default time after which the shared state of a portal credential nobody calls
 /// is dropped: three times the platform's ten-minute operating window, so nothing it
 /// could still enforce is forgotten.
@@ -118,13 +136,15 @@ impl ClientBuilder {
     }
 
     /// Time allowed to open a connection: TCP connect plus TLS handshake.
+    /// [`Duration::MAX`] means no limit (cut to [`MAX_TIMEOUT`]).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Time allowed for one attempt: sending the request and reading the whole
-    /// response. Waits between attempts do not count.
+    /// response. Waits between attempts do not count. [`Duration::MAX`] means no
+    /// limit (cut to [`MAX_TIMEOUT`]).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = timeout;
         self
@@ -132,7 +152,8 @@ impl ClientBuilder {
 
     /// Time allowed for one call from start to end: every attempt, every wait for the
     /// rate limiter, and a token refresh. A call whose next wait would end past the
-    /// deadline fails at once with a timeout.
+    /// deadline fails at once with a timeout. [`Duration::MAX`] means no limit (cut
+    /// to [`MAX_TIMEOUT`]).
     pub fn call_deadline(mut self, deadline: Duration) -> Self {
         self.call_deadline = deadline;
         self
@@ -147,6 +168,8 @@ impl ClientBuilder {
 
     /// How long an idle pooled connection is kept. Keep it below the server's
     /// keep-alive so the pool never hands out a connection the server is closing.
+    /// [`Duration::MAX`] keeps idle connections without a limit (cut to
+    /// [`MAX_TIMEOUT`]).
     pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
         self.pool_idle_timeout = timeout;
         self
@@ -219,7 +242,8 @@ impl ClientBuilder {
 
     /// The retry policy of every call (per-call override:
     /// [`CallOptions::policy`](crate::CallOptions::policy)). Without a deadline of its
-    /// own, the policy gets [`call_deadline`](Self::call_deadline).
+    /// own, the policy gets [`call_deadline`](Self::call_deadline); a deadline above
+    /// [`MAX_TIMEOUT`] is cut to it.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
         self
@@ -274,6 +298,13 @@ impl ClientBuilder {
                 reason: "must be above zero",
             });
         }
+        // Past a year a limit means "none"; cutting it there keeps every
+        // `Instant + limit` (here and inside the pool) from overflowing.
+        self.connect_timeout = limit(self.connect_timeout);
+        self.attempt_timeout = limit(self.attempt_timeout);
+        self.call_deadline = limit(self.call_deadline);
+        self.pool_idle_timeout = limit(self.pool_idle_timeout);
+        self.policy = limit_policy(self.policy);
         let user_agent =
             HeaderValue::from_str(&self.user_agent).map_err(|_| BuildError::UserAgent)?;
         let tls = tls::client_config(self.built_in_roots, &self.extra_roots)?;

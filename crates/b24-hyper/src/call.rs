@@ -11,6 +11,7 @@ use b24_core::engine::{
 use b24_core::methods::{BatchV3, RawCall};
 use b24_core::{IdempotencyKey, InputError, Method, Portal, Reply};
 
+use crate::builder::limit_policy;
 use crate::client::{Client, Inner};
 use crate::connect::check_scheme_parts;
 use crate::credential::CredentialId;
@@ -54,7 +55,9 @@ impl CallOptions {
         self
     }
 
-    /// Uses this retry policy for the call instead of the client's.
+    /// Uses this retry policy for the call instead of the client's. A deadline above
+    /// [`MAX_TIMEOUT`](crate::MAX_TIMEOUT) (such as [`Duration::MAX`](std::time::Duration::MAX))
+    /// means no limit and is cut to it.
     pub fn policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = Some(policy);
         self
@@ -109,14 +112,16 @@ impl Client {
 
         let credential = CredentialId::of(portal, self.oauth_user.as_ref());
         let entry = inner.portals.lease(portal, &credential);
-        let policy = options.policy.unwrap_or_else(|| settings.policy.clone());
+        let policy = limit_policy(options.policy.unwrap_or_else(|| settings.policy.clone()));
         let policy = if policy.get_deadline().is_none() {
             policy.deadline(settings.call_deadline)
         } else {
             policy
         };
-        let deadline =
-            tokio::time::Instant::now() + policy.get_deadline().unwrap_or(settings.call_deadline);
+        let deadline = crate::transport::instant_after(
+            tokio::time::Instant::now(),
+            policy.get_deadline().unwrap_or(settings.call_deadline),
+        );
         let mut exchange_options = ExchangeOptions::new()
             .policy(policy)
             .user_agent(settings.user_agent_text.clone());

@@ -109,7 +109,7 @@ impl Service<Uri> for Connector {
         let connecting = self.tcp.call(dst);
         Box::pin(async move {
             let started = tokio::time::Instant::now();
-            let deadline = started + timeout;
+            let deadline = crate::transport::instant_after(started, timeout);
             let timed_out = || ConnectFailure::Timeout(started.elapsed());
             let tcp = tokio::time::timeout_at(deadline, connecting)
                 .await

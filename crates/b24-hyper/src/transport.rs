@@ -2,6 +2,7 @@
 //! under the attempt timeout and the call's deadline.
 
 use std::error::Error as StdError;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, USER_AGENT};
@@ -25,7 +26,7 @@ pub(crate) async fn send_attempt(
         _ => TransportError::InsecureScheme,
     })?;
     let started = Instant::now();
-    let attempt_end = started + settings.attempt_timeout;
+    let attempt_end = instant_after(started, settings.attempt_timeout);
     let (end, stage) = match deadline {
         Some(d) if d <= attempt_end => (d, TimeoutStage::Deadline),
         _ => (attempt_end, TimeoutStage::Attempt),
@@ -33,7 +34,7 @@ pub(crate) async fn send_attempt(
     if end <= started {
         return Err(TransportError::Timeout {
             stage,
-            elapsed: std::time::Duration::ZERO,
+            elapsed: Duration::ZERO,
             sent: SentState::NotSent,
         });
     }
@@ -75,6 +76,15 @@ pub(crate) async fn send_attempt(
             sent: SentState::MaybeSent,
         }),
     }
+}
+
+/// `start + d`, or as far ahead as the clock allows when that overflows (the limits
+/// are cut to [`MAX_TIMEOUT`](crate::MAX_TIMEOUT), so only as a last guard).
+pub(crate) fn instant_after(start: Instant, d: Duration) -> Instant {
+    start
+        .checked_add(d)
+        .or_else(|| start.checked_add(crate::MAX_TIMEOUT))
+        .unwrap_or(start)
 }
 
 /// Sorts a pool error into the public error, keeping it as the source.

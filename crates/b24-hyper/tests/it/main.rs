@@ -14,6 +14,7 @@
 mod blocking_transport;
 mod credentials;
 mod custom_transport;
+mod durations;
 mod emu;
 mod faults;
 mod limits;

@@ -4,7 +4,8 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
 
-/// A number that may arrive as an integer, a float or a numeric string.
+/// A number that may arrive as an integer, a float or a numeric string; a non-finite
+/// one reads as absent.
 pub(crate) fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     d.deserialize_any(OptF64)
 }
@@ -35,7 +36,7 @@ impl<'de> Visitor<'de> for OptF64 {
         Ok(Some(v as f64))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Some(v))
+        Ok(finite(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         let t = v.trim();
@@ -43,9 +44,17 @@ impl<'de> Visitor<'de> for OptF64 {
             return Ok(None);
         }
         t.parse::<f64>()
-            .map(Some)
+            .map(finite)
             .map_err(|_| E::custom(format!("expected a number, got the string {v:?}")))
     }
+}
+
+/// NaN and the infinities (`"NaN"`, `"inf"`, `"1e400"` parse as such) read as absent:
+/// no server time is one, and JSON could not carry them back out (they would
+/// serialise as `null`). Absent rather than an error, so that a stray value in the
+/// `time` object never fails the decoding of an otherwise good answer.
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
 }
 
 /// An integer that may arrive as a number or a numeric string (`expires_in`).
@@ -118,5 +127,30 @@ impl<'de> Visitor<'de> for OptU64 {
         t.parse::<u64>()
             .map(Some)
             .map_err(|_| E::custom(format!("expected a numeric id, got the string {v:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Time;
+
+    #[test]
+    fn non_finite_numbers_read_as_absent() {
+        for bad in ["NaN", "nan", "inf", "-inf", "infinity", "1e400", "-1e400"] {
+            let body = format!(r#"{{"start":"{bad}","operating":1.5}}"#);
+            let t: Time = serde_json::from_str(&body).unwrap();
+            assert_eq!((t.start, t.operating), (None, Some(1.5)), "{body}");
+            // And so they survive a round trip.
+            let again: Time = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+            assert_eq!(again, t);
+        }
+        assert!(serde_json::from_str::<Time>(r#"{"start":"soon"}"#).is_err());
+        // Large but finite values, and the forms the portal uses, are kept.
+        let t: Time =
+            serde_json::from_str(r#"{"start":"1e300","finish":1777530300,"duration":" 0.5 "}"#)
+                .unwrap();
+        assert_eq!(t.start, Some(1e300));
+        assert_eq!(t.finish, Some(1_777_530_300.0));
+        assert_eq!(t.duration, Some(0.5));
     }
 }

@@ -8,5 +8,6 @@
 )]
 
 mod examples;
+mod json_values;
 mod round_trip;
 mod strategies;

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 /// `drain` per second. A request is admitted when, after draining, the counter
 /// plus this request stays at or below `burst` (so a burst of exactly `burst` calls
 /// at one instant passes and the next is rejected). Rejected requests do not add to
-/// the counter.
+/// the counter. This is deliberately one request stricter than the documented "a
+/// request arriving when the counter is above X is rejected" (whose burst is X+1):
+/// a client that passes this bucket passes the portal's under either reading.
 #[derive(Debug, Clone)]
 pub(crate) struct LeakyBucket {
     burst: f64,

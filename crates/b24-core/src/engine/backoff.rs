@@ -14,7 +14,8 @@ pub struct Jitter {
     state: u64,
 }
 
-const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+/// The SplitMix64 increment (2^64 divided by the golden ratio, odd).
+pub(crate) const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// The SplitMix64 output function: a bijection of `u64`.
 pub(crate) fn mix64(mut z: u64) -> u64 {

@@ -533,6 +533,10 @@ impl<M: Method> Exchange<M> {
 
     /// Hands in the outcome of the last [`Action::RefreshToken`]: the generation to
     /// replay with, or why no fresh token could be had.
+    ///
+    /// `now` is taken for symmetry with the other inputs (every `handle_*` gets the
+    /// time the outcome arrived); the engine does not need it here, since the replay
+    /// is timed by the next [`Exchange::poll`].
     pub fn handle_token(&mut self, outcome: Result<TokenGeneration, Error>, now: Timestamp) {
         if !matches!(self.phase, Phase::AwaitingToken) {
             return;

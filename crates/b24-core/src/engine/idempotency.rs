@@ -34,10 +34,8 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
-use super::backoff::mix64;
+use super::backoff::{mix64, GOLDEN_GAMMA};
 use crate::idempotency_key::IdempotencyKey;
-
-const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// A thread-safe source of idempotency keys and jitter seeds.
 ///

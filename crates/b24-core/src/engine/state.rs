@@ -82,23 +82,72 @@ pub trait BudgetStore: Send + Sync + fmt::Debug {
 
 /// The in-process [`BudgetStore`]: a map from method name to [`MethodBudget`].
 ///
-/// The map is bounded: past [`MemoryBudgetStore::MAX_METHODS`] entries, entries with
-/// nothing left to enforce are dropped.
+/// The map holds at most [`MemoryBudgetStore::MAX_METHODS`] methods. To make room for
+/// another, entries with nothing left to enforce are dropped first; if none is, the
+/// least recently used entry is (its hold or spread is forgotten: the portal's next
+/// answer for that method tells again).
 #[derive(Debug)]
 pub struct MemoryBudgetStore {
     config: BudgetConfig,
-    methods: Mutex<HashMap<String, MethodBudget>>,
+    methods: Mutex<Methods>,
+}
+
+/// The budgets by method, each with the tick of its last use.
+#[derive(Debug, Default)]
+struct Methods {
+    map: HashMap<String, (MethodBudget, u64)>,
+    tick: u64,
+    /// The latest `now` handed in (a block comes without one).
+    now: Timestamp,
+}
+
+impl Methods {
+    fn next_tick(&mut self) -> u64 {
+        self.tick = self.tick.wrapping_add(1);
+        self.tick
+    }
+
+    /// The entry of `method`, made (within the cap) if missing, marked as just used.
+    fn entry(&mut self, method: &str, now: Option<Timestamp>) -> &mut MethodBudget {
+        let tick = self.next_tick();
+        if let Some(now) = now {
+            self.now = self.now.max(now);
+        }
+        let now = self.now;
+        if !self.map.contains_key(method) && self.map.len() >= MemoryBudgetStore::MAX_METHODS {
+            self.map.retain(|_, (b, _)| !b.is_stale(now));
+            while self.map.len() >= MemoryBudgetStore::MAX_METHODS {
+                let oldest = self
+                    .map
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(name, _)| name.clone());
+                match oldest {
+                    Some(name) => {
+                        self.map.remove(&name);
+                    }
+                    None => break,
+                }
+            }
+        }
+        let slot = self
+            .map
+            .entry(method.to_owned())
+            .or_insert_with(|| (MethodBudget::new(), tick));
+        slot.1 = tick;
+        &mut slot.0
+    }
 }
 
 impl MemoryBudgetStore {
-    /// The most methods tracked before stale entries are dropped.
+    /// The most methods tracked at once.
     pub const MAX_METHODS: usize = 256;
 
     /// An empty store.
     pub fn new(config: BudgetConfig) -> Self {
         Self {
             config,
-            methods: Mutex::new(HashMap::new()),
+            methods: Mutex::new(Methods::default()),
         }
     }
 
@@ -107,36 +156,57 @@ impl MemoryBudgetStore {
         self.config
     }
 
-    fn with<R>(&self, method: &str, now: Timestamp, f: impl FnOnce(&mut MethodBudget) -> R) -> R {
-        let mut map = self.methods.lock().unwrap_or_else(PoisonError::into_inner);
-        if !map.contains_key(method) && map.len() >= Self::MAX_METHODS {
-            map.retain(|_, b| !b.is_stale(now));
-        }
-        f(map.entry(method.to_owned()).or_default())
+    /// How many methods are tracked (at most [`MemoryBudgetStore::MAX_METHODS`]).
+    pub fn len(&self) -> usize {
+        self.lock().map.len()
+    }
+
+    /// Whether no method is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Methods> {
+        self.methods.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn with<R>(
+        &self,
+        method: &str,
+        now: Option<Timestamp>,
+        f: impl FnOnce(&mut MethodBudget) -> R,
+    ) -> R {
+        f(self.lock().entry(method, now))
     }
 }
 
 impl BudgetStore for MemoryBudgetStore {
     fn check(&self, method: &str, now: Timestamp) -> BudgetVerdict {
-        let mut map = self.methods.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get_mut(method)
-            .map_or(BudgetVerdict::Go, |b| b.check(&self.config, now))
+        let mut methods = self.lock();
+        let tick = methods.next_tick();
+        methods.now = methods.now.max(now);
+        methods
+            .map
+            .get_mut(method)
+            .map_or(BudgetVerdict::Go, |(b, used)| {
+                *used = tick;
+                b.check(&self.config, now)
+            })
     }
 
     fn record(&self, method: &str, time: &Time, now: Timestamp) {
         if time.operating_reset_at.is_none() {
             return;
         }
-        self.with(method, now, |b| b.record(time, now));
+        self.with(method, Some(now), |b| b.record(time, now));
     }
 
     fn block(&self, method: &str, until: Timestamp) {
-        self.with(method, until, |b| b.block_until(until));
+        self.with(method, None, |b| b.block_until(until));
     }
 
     fn reset_at(&self, method: &str) -> Option<Timestamp> {
-        let map = self.methods.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(method).and_then(MethodBudget::reset_at)
+        self.lock().map.get(method).and_then(|(b, _)| b.reset_at())
     }
 }
 
@@ -240,5 +310,66 @@ impl fmt::Debug for PortalState {
             .field("oauth", &self.tokens.is_some())
             .field("key_support", &self.key_support())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(operating: f64, reset: u64) -> Time {
+        let mut t = Time::new();
+        t.operating = Some(operating);
+        #[allow(clippy::cast_precision_loss)]
+        let reset = reset as f64;
+        t.operating_reset_at = Some(reset);
+        t
+    }
+
+    #[test]
+    fn the_method_cap_is_hard_and_evicts_the_least_recently_used() {
+        let store = MemoryBudgetStore::new(BudgetConfig::default());
+        let now = Timestamp::from_unix_secs(1_000);
+        let until = Timestamp::from_unix_secs(1_300);
+        // Every entry has something to enforce: nothing is stale.
+        for n in 0..MemoryBudgetStore::MAX_METHODS {
+            store.block(&format!("m{n}"), until);
+        }
+        assert_eq!(store.len(), MemoryBudgetStore::MAX_METHODS);
+        // m0 is used again, so m1 is now the least recently used.
+        assert_eq!(store.check("m0", now), BudgetVerdict::Hold { until });
+        store.record("new.method", &time(10.0, 1_200), now);
+        assert_eq!(store.len(), MemoryBudgetStore::MAX_METHODS);
+        assert_eq!(store.check("m1", now), BudgetVerdict::Go, "m1 was evicted");
+        assert_eq!(store.check("m0", now), BudgetVerdict::Hold { until });
+        assert_eq!(
+            store.reset_at("new.method"),
+            Some(Timestamp::from_unix_secs(1_200))
+        );
+        // Many more methods never grow it past the cap.
+        for n in 0..1_000 {
+            store.block(&format!("x{n}"), until);
+            assert!(store.len() <= MemoryBudgetStore::MAX_METHODS);
+        }
+        assert_eq!(store.check("x999", now), BudgetVerdict::Hold { until });
+    }
+
+    #[test]
+    fn stale_entries_go_before_live_ones() {
+        let store = MemoryBudgetStore::new(BudgetConfig::default());
+        let now = Timestamp::from_unix_secs(1_000);
+        let live = Timestamp::from_unix_secs(1_300);
+        assert_eq!(store.check("live", now), BudgetVerdict::Go);
+        store.block("live", live);
+        for n in 1..MemoryBudgetStore::MAX_METHODS {
+            store.block(&format!("old{n}"), Timestamp::from_unix_secs(900));
+        }
+        // "live" is the least recently used, but the stale ones go first.
+        store.block("another", live);
+        assert_eq!(store.len(), 2);
+        assert_eq!(
+            store.check("live", now),
+            BudgetVerdict::Hold { until: live }
+        );
     }
 }

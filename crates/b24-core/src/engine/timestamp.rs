@@ -68,9 +68,11 @@ impl Timestamp {
         Self(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
-    /// The same instant as a [`SystemTime`].
-    pub fn to_system_time(self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.0)
+    /// The same instant as a [`SystemTime`], or `None` where the platform's
+    /// `SystemTime` cannot represent it (its range is narrower on some platforms than
+    /// the 584 million years a `Timestamp` spans).
+    pub fn to_system_time(self) -> Option<SystemTime> {
+        UNIX_EPOCH.checked_add(Duration::from_millis(self.0))
     }
 
     /// Milliseconds since the unix epoch.
@@ -130,7 +132,12 @@ mod tests {
         assert_eq!(Timestamp::from_unix_secs_f64(-1.0), None);
         assert_eq!(Timestamp::from_unix_secs_f64(f64::NAN), None);
         assert_eq!(Timestamp::from_unix_secs_f64(f64::INFINITY), None);
-        assert_eq!(Timestamp::from_system_time(t.to_system_time()), t);
+        assert_eq!(t.to_system_time().map(Timestamp::from_system_time), Some(t));
+        // Never a panic, whatever the platform's range.
+        let far = Timestamp::from_unix_millis(u64::MAX).to_system_time();
+        if let Some(far) = far {
+            assert_eq!(Timestamp::from_system_time(far).as_unix_millis(), u64::MAX);
+        }
         assert_eq!(format!("{t}"), "1777530300.000");
     }
 

@@ -59,7 +59,7 @@ pub enum Action<T> {
         /// Why (for logs and metrics).
         reason: WaitReason,
     },
-    /// Obtain a fresh access token (single-flight per portal, see
+    /// Obtain a fresh access token (single-flight per token pair, see
     /// [`RefreshNeeded::plan`]) and hand the outcome to [`Exchange::handle_token`].
     RefreshToken(RefreshNeeded),
     /// The call is over.
@@ -533,6 +533,9 @@ impl<M: Method> Exchange<M> {
 
     /// Hands in the outcome of the last [`Action::RefreshToken`]: the generation to
     /// replay with, or why no fresh token could be had.
+    ///
+    /// An error ends the call with it: a refresh is never retried (one that failed
+    /// before it was sent leaves the stored pair as it was, for the next call).
     ///
     /// `now` is taken for symmetry with the other inputs (every `handle_*` gets the
     /// time the outcome arrived); the engine does not need it here, since the replay

@@ -12,25 +12,6 @@
 //! 32-character lower-case hex keys. The adapter seeds it with OS randomness once;
 //! tests seed it with constants. It also hands each exchange a jitter seed, so that
 //! concurrent calls do not back off in lockstep.
-//!
-//! # Portals that ignore keys
-//!
-//! Keys are documented but not verified: the server source the API notes were taken
-//! from has no trace of them, and older self-hosted portals may not know them. A key
-//! the portal ignores protects nothing, so the engine watches for evidence. The
-//! documentation says the answer to a keyed request echoes its `Idempotency-Key`
-//! header; [`KeySupport`] records, per [`PortalState`](super::PortalState), what the
-//! answers showed:
-//!
-//! - [`KeySupport::Unknown`] until an answer to a keyed write is seen: keys are
-//!   trusted as documented;
-//! - [`KeySupport::Supported`] once an answer (any status) echoes the key sent;
-//! - [`KeySupport::Unsupported`] once a 2xx answer to a keyed write lacks the echo.
-//!
-//! The latest evidence wins, and each change is reported as
-//! [`Event::KeySupportChanged`](super::Event::KeySupportChanged). While a portal is
-//! `Unsupported`, keys are still sent, but a key no longer counts as protection: a
-//! write that may have run is not repeated, as if it had no key.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
@@ -84,8 +65,24 @@ impl KeyGenerator {
     }
 }
 
-/// What the answers of a portal showed about `Idempotency-Key` (see the
-/// [module docs](self#portals-that-ignore-keys)).
+/// What the answers of a portal showed about `Idempotency-Key`.
+///
+/// Keys are documented but not verified: the server source the API notes were taken
+/// from has no trace of them, and older self-hosted portals may not know them. A key
+/// the portal ignores protects nothing, so the engine watches for evidence. The
+/// documentation says the answer to a keyed request echoes its `Idempotency-Key`
+/// header; each [`PortalState`](super::PortalState) records what the answers to keyed
+/// writes showed:
+///
+/// - [`KeySupport::Unknown`] until such an answer is seen: keys are trusted as
+///   documented;
+/// - [`KeySupport::Supported`] once an answer (any status) echoes the key sent;
+/// - [`KeySupport::Unsupported`] once a 2xx answer lacks the echo.
+///
+/// The latest evidence wins (an echo of another value is none), and each change is
+/// reported as [`Event::KeySupportChanged`](super::Event::KeySupportChanged). While a
+/// portal is `Unsupported`, keys are still sent, but a key no longer counts as
+/// protection: a write that may have run is not repeated, as if it had no key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum KeySupport {

@@ -26,7 +26,8 @@
 //!      the answer, a truncated body: [`SentState::MaybeSent`]);
 //!    - [`Action::Wait`]`{ until, reason }`: sleep until `until` ([`wait_duration`]
 //!      gives the duration), then poll again;
-//!    - [`Action::RefreshToken`]`(need)`: take the portal's refresh lock, call
+//!    - [`Action::RefreshToken`]`(need)`: take the refresh lock of the token pair (one
+//!      per [`TokenStore`]: per credential, not per portal), call
 //!      [`RefreshNeeded::plan`]; on [`RefreshPlan::Send`] send the request (its body
 //!      holds secrets: never log it) and pass the answer to [`PendingRefresh::finish`];
 //!      hand the outcome to [`Exchange::handle_token`];

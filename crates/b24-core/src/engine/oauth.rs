@@ -95,7 +95,9 @@ impl OAuthApp {
 
     /// The token URL to use, given the last answer's `server_endpoint`: the one set
     /// with [`OAuthApp::token_url`], else the one derived from an acceptable
-    /// `server_endpoint` (see the [module docs](self)), else [`DEFAULT_TOKEN_URL`].
+    /// `server_endpoint` ([`token_url_from_server_endpoint`]'s rules, plus plain `http`
+    /// to a loopback host with [`OAuthApp::allow_insecure_loopback`]), else
+    /// [`DEFAULT_TOKEN_URL`].
     pub fn resolve_token_url(&self, server_endpoint: Option<&str>) -> String {
         if let Some(url) = &self.token_url {
             return url.clone();
@@ -142,7 +144,11 @@ impl OAuthApp {
     }
 }
 
-/// `server_endpoint` (`https://host/rest/`) → `https://host/oauth/token/`, or `None`
+/// `server_endpoint` (`https://host/rest/`) → `https://host/oauth/token/`, or `None`.
+///
+/// The refresh request carries the client secret and the refresh token, which must
+/// go to the OAuth server only, never to the portal; a stored `server_endpoint` may be
+/// wrong (the portal's `client_endpoint` saved in its place). Hence `None`
 /// when it is not an `https` URL ending in `/rest/` on an OAuth server's host
 /// (`oauth.bitrix.info`, `oauth.bitrix24.tech`, a host under `bitrix.info`) or on a
 /// loopback host, or when it holds user credentials. Plain `http` is never accepted
@@ -353,7 +359,8 @@ impl RefreshNeeded {
         self.stale
     }
 
-    /// Decides, while the caller holds the portal's refresh lock, whether a refresh
+    /// Decides, while the caller holds the refresh lock of this token pair (one lock
+    /// per [`TokenStore`]), whether a refresh
     /// is still needed: if the store has moved past the refused generation, someone
     /// already refreshed and the call can replay at once.
     ///

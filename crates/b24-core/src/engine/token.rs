@@ -2,8 +2,8 @@
 //!
 //! Every stored token pair carries a [`TokenGeneration`] that grows by one on each
 //! replacement. An exchange remembers the generation of the token it sent; after a
-//! 401 it asks for a refresh *of that generation*. The adapter, holding its
-//! per-portal refresh lock, compares: if the store has moved on, someone already
+//! 401 it asks for a refresh *of that generation*. The adapter, holding the refresh
+//! lock of this token pair (one per store, that is per credential), compares: if the store has moved on, someone already
 //! refreshed since this 401 and the call simply replays with the newer token; only if
 //! the store still holds the stale generation does it send a refresh request. The
 //! replacement is a compare-and-swap on the generation ([`TokenStore::replace`]), so

@@ -75,6 +75,7 @@ mod error;
 mod idempotency_key;
 mod method;
 pub mod methods;
+pub mod paging;
 mod portal;
 mod reply;
 mod request;

@@ -312,9 +312,24 @@ pub enum Error {
     /// (the portal ignored the keyset condition), so paging would never end.
     #[error("list paging stopped: {reason}")]
     Paging {
-        /// Why.
+        /// Why, in short.
         reason: &'static str,
+        /// The core's paging error (with the highest id seen).
+        #[source]
+        source: b24_core::paging::PagingError,
     },
+}
+
+impl From<b24_core::paging::PagingError> for Error {
+    fn from(source: b24_core::paging::PagingError) -> Self {
+        let reason = match source {
+            b24_core::paging::PagingError::NoProgress { .. } => {
+                "a page held no result past the previous page"
+            }
+            _ => "the list had already ended",
+        };
+        Error::Paging { reason, source }
+    }
 }
 
 impl Error {

@@ -695,9 +695,18 @@ impl TaskResultList {
 
     /// Keyset paging: only results with an id greater than `last`, ordered by id
     /// ascending. Replaces an earlier `after_id` and any other sort order, and drops
-    /// offset and page. A stream calls this with the last id of each page.
-    pub fn after_id(mut self, last: ResultId) -> Self {
-        self.after = Some(last);
+    /// offset and page. [`KeysetPager`](crate::paging::KeysetPager) pages a whole
+    /// list this way.
+    pub fn after_id(self, last: ResultId) -> Self {
+        self.keyset_page(Some(last))
+    }
+
+    /// The keyset form of this query: ordered by id ascending only, without offset or
+    /// page, after `last` when given (else after the query's own position, if any).
+    pub(crate) fn keyset_page(mut self, last: Option<ResultId>) -> Self {
+        if last.is_some() {
+            self.after = last;
+        }
         self.order = vec![(SortField::Id, Direction::Asc)];
         self.offset = None;
         self.page = None;
@@ -708,7 +717,8 @@ impl TaskResultList {
     ///
     /// A shorter page does **not** prove the end of the list: portals cap page sizes
     /// silently, below the requested limit. Page with [`after_id`](Self::after_id)
-    /// until a page comes back empty.
+    /// until a page comes back empty, as [`KeysetPager`](crate::paging::KeysetPager)
+    /// does.
     pub fn page_size(&self) -> u32 {
         self.limit.unwrap_or(Self::DEFAULT_LIMIT)
     }

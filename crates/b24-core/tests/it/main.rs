@@ -10,6 +10,7 @@
 )]
 mod codec_fixtures;
 mod codec_methods;
+mod codec_paging;
 mod codec_portal;
 mod codec_request;
 mod codec_response;

@@ -221,6 +221,42 @@ async fn a_short_page_does_not_end_the_stream() {
 }
 
 #[tokio::test]
+async fn an_unsorted_page_loses_no_result() {
+    let env = emu::start().await;
+    let results = env.client.task_results(&env.default_webhook());
+    let mut made = Vec::new();
+    for n in 0..5 {
+        made.push(results.add(task(51), &format!("r{n}")).await.unwrap());
+    }
+    // The first page comes back out of id order: the highest id first.
+    let unsorted: Vec<_> = [&made[2], &made[0], &made[1]]
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    env.server.portal().inject(
+        Fault::respond(
+            200,
+            json!({"result": {"items": unsorted}, "time": {"operating": 0}}),
+        )
+        .on("tasks.task.result.list")
+        .times(1),
+    );
+    let all = collect(results.list(TaskResultList::for_task(task(51)).limit(3).unwrap())).await;
+    let ids: Vec<_> = all.into_iter().map(|r| r.unwrap().id).collect();
+    assert_eq!(ids, made.iter().map(|r| r.id).collect::<Vec<_>>());
+    let lists: Vec<_> = env
+        .server
+        .portal()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "tasks.task.result.list")
+        .map(|r| r.json().unwrap())
+        .collect();
+    // The second page asks past the first page's highest id.
+    assert_eq!(lists[1]["filter"][1], json!(["id", ">", made[2].id.get()]));
+}
+
+#[tokio::test]
 async fn a_page_that_does_not_advance_ends_the_stream_with_an_error() {
     let env = emu::start().await;
     let results = env.client.task_results(&env.default_webhook());
@@ -253,7 +289,13 @@ async fn a_page_that_does_not_advance_ends_the_stream_with_an_error() {
     assert_eq!(items[0].as_ref().unwrap().id, made[0].id);
     assert_eq!(items[1].as_ref().unwrap().id, made[1].id);
     assert!(
-        matches!(items[2], Err(Error::Paging { .. })),
+        matches!(
+            items[2],
+            Err(Error::Paging {
+                source: b24_core::paging::PagingError::NoProgress { last },
+                ..
+            }) if last == made[1].id
+        ),
         "{:?}",
         items[2]
     );

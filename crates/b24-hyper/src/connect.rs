@@ -3,12 +3,12 @@
 //! ([`ConnectFailure`]) so the call path can tell TCP, TLS and timeout apart.
 
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use b24_core::engine::is_loopback_host;
 use http::Uri;
 use hyper_rustls::MaybeHttpsStream;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -53,18 +53,9 @@ impl Connector {
     }
 }
 
-/// True for `localhost`, `*.localhost`, `127.0.0.0/8` and `::1`.
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return ip.is_loopback();
-    }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    host == "localhost" || host.ends_with(".localhost")
-}
-
 /// Whether the address may be used at all: https always, plain http only to a
-/// loopback host and only when allowed.
+/// loopback host (the core's [`is_loopback_host`], the same rule its portal parser
+/// follows) and only when allowed.
 pub(crate) fn check_scheme(uri: &Uri, allow_plain_loopback: bool) -> Result<(), ConnectFailure> {
     let host = uri.host().ok_or(ConnectFailure::NoHost)?;
     check_scheme_parts(uri.scheme_str().unwrap_or(""), host, allow_plain_loopback)
@@ -134,7 +125,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loopback_hosts() {
+    fn plain_http_follows_the_core_loopback_rule() {
         for h in [
             "localhost",
             "LOCALHOST",
@@ -144,7 +135,8 @@ mod tests {
             "[::1]",
             "localhost.",
         ] {
-            assert!(is_loopback_host(h), "{h}");
+            assert!(check_scheme_parts("http", h, true).is_ok(), "{h}");
+            assert!(check_scheme_parts("http", h, false).is_err(), "{h}");
         }
         for h in [
             "example.com",
@@ -153,7 +145,8 @@ mod tests {
             "[::2]",
             "mylocalhost",
         ] {
-            assert!(!is_loopback_host(h), "{h}");
+            assert!(check_scheme_parts("http", h, true).is_err(), "{h}");
+            assert!(check_scheme_parts("https", h, false).is_ok(), "{h}");
         }
     }
 

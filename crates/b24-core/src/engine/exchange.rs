@@ -676,12 +676,15 @@ impl<M: Method> Exchange<M> {
         match decision {
             Decision::Retry { after, reason } => {
                 let until = now.saturating_add(after);
-                // A write the policy repeats after a maybe-sent failure is protected only
-                // by its key, and two requests with the same key may both run: the
-                // repeat waits until the earlier attempt has surely finished, so that
-                // the portal answers it with the stored result.
-                if reason == RetryReason::TransportMaybeSent && self.call.repeat() == Repeat::Unsafe
-                {
+                // A write the policy repeats after a maybe-sent failure, or after a
+                // gateway's 502/504 (the backend behind it may still be running the
+                // request), is protected only by its key, and two requests with the
+                // same key may both run: the repeat waits until the earlier attempt has
+                // surely finished, so that the portal answers it with the stored result.
+                let maybe_running = reason == RetryReason::TransportMaybeSent
+                    || (reason == RetryReason::ServerError
+                        && matches!(err.status(), Some(502 | 504)));
+                if maybe_running && self.call.repeat() == Repeat::Unsafe {
                     let grace = self
                         .sent_at
                         .saturating_add(self.policy.get_in_flight_grace());

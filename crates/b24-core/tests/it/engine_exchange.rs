@@ -1466,6 +1466,32 @@ fn a_keyed_write_is_repeated_only_after_the_first_attempt_has_surely_finished() 
 }
 
 #[test]
+fn a_gateway_502_or_504_gets_the_grace_before_a_keyed_write_is_repeated() {
+    // A gateway answered, but the portal behind it may still be running the write.
+    for status in [502u16, 504] {
+        let state = PortalState::new(7);
+        let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+        let run = drive(
+            ex,
+            vec![
+                answer(status, "<html>Bad Gateway</html>"),
+                replayed_answer(),
+            ],
+            t0(),
+        );
+        assert!(run.result.unwrap().replayed, "{status}");
+        assert_eq!(
+            run.waits,
+            vec![(
+                t0().saturating_add(Duration::from_secs(61)),
+                WaitReason::InFlightGrace
+            )],
+            "{status}"
+        );
+    }
+}
+
+#[test]
 fn no_grace_after_a_5xx_or_for_reads() {
     // A 5xx answer means the portal has finished: the usual backoff.
     let state = PortalState::new(7);

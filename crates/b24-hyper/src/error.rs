@@ -77,7 +77,9 @@ pub enum TransportError {
         stage: TimeoutStage,
         /// How long the attempt had run.
         elapsed: Duration,
-        /// Whether the request may have been sent.
+        /// Whether the request may have been sent: [`SentState::NotSent`] when the
+        /// limit passed before a connection was ready for the request (still
+        /// connecting), [`SentState::MaybeSent`] after.
         sent: SentState,
     },
     /// The response body was larger than the configured cap; reading stopped there.

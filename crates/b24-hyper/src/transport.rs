@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, USER_AGENT};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper_util::client::legacy::connect::capture_connection;
 use tokio::time::Instant;
 
 use crate::client::Inner;
@@ -45,7 +46,10 @@ pub(crate) async fn send_attempt(
             .headers
             .insert(USER_AGENT, settings.user_agent.clone());
     }
-    let request = http::Request::from_parts(parts, Full::new(body));
+    let mut request = http::Request::from_parts(parts, Full::new(body));
+    // Set by the pool once it hands the request a connection: until then nothing of
+    // the request can have been written.
+    let connection = capture_connection(&mut request);
     let max_body = settings.max_body;
 
     let exchange = async {
@@ -73,7 +77,13 @@ pub(crate) async fn send_attempt(
         Err(_) => Err(TransportError::Timeout {
             stage,
             elapsed: started.elapsed(),
-            sent: SentState::MaybeSent,
+            // Timed out while the connection was still being opened (a slow TCP or
+            // TLS handshake within the connect timeout): the request never left.
+            sent: if connection.connection_metadata().is_some() {
+                SentState::MaybeSent
+            } else {
+                SentState::NotSent
+            },
         }),
     }
 }

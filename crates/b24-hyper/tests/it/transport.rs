@@ -3,7 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use b24_hyper::{Client, SentState, TimeoutStage, TransportError};
+use b24_core::engine::RetryPolicy;
+use b24_core::methods::TaskResultAdd;
+use b24_core::Portal;
+use b24_hyper::{CallOptions, Client, SentState, TimeoutStage, TransportError};
+use b24_types::TaskId;
 use bytes::Bytes;
 
 use crate::local_server::LocalServer;
@@ -164,6 +168,69 @@ async fn silent_peer_during_tls_handshake_is_a_connect_timeout() {
     }
     assert!(err.is_connect());
     assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn an_attempt_timeout_while_still_connecting_is_not_sent() {
+    // The TLS handshake never completes, and the attempt timeout is shorter than the
+    // connect timeout: the attempt ends while the connection is still being opened.
+    let server = LocalServer::silent().await;
+    let client = Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .attempt_timeout(Duration::from_millis(200))
+        .resolve("p1.localhost", server.addr)
+        .build()
+        .unwrap();
+    let err = client
+        .send(post("https://p1.localhost/rest/1/s3cr3t/x", "{}"))
+        .await
+        .unwrap_err();
+    match &err {
+        TransportError::Timeout { stage, sent, .. } => {
+            assert_eq!(*stage, TimeoutStage::Attempt);
+            assert_eq!(*sent, SentState::NotSent);
+        }
+        other => panic!("expected an attempt timeout, got {other:?}"),
+    }
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_write_without_a_key_is_retried_after_timing_out_while_connecting() {
+    // Nothing was sent, so even a write without an Idempotency-Key may go again.
+    let server = LocalServer::silent().await;
+    let client = Client::builder()
+        .connect_timeout(Duration::from_secs(30))
+        .attempt_timeout(Duration::from_millis(200))
+        .resolve("p1.localhost", server.addr)
+        .retry_policy(
+            RetryPolicy::default()
+                .max_attempts(2)
+                .backoff(Duration::from_millis(10), Duration::from_millis(20)),
+        )
+        .build()
+        .unwrap();
+    let portal = Portal::webhook("https://p1.localhost/rest/1/s3cr3tc0de/").unwrap();
+    let err = client
+        .execute_with(
+            &portal,
+            TaskResultAdd::new(TaskId::new(51).unwrap(), "once").unwrap(),
+            CallOptions::new().without_idempotency_key(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            b24_hyper::Error::Core(b24_core::Error::RetriesExhausted { attempts: 2, .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.transport().map(TransportError::sent_state),
+        Some(SentState::NotSent)
+    );
+    assert_eq!(server.connections(), 2);
 }
 
 #[tokio::test]

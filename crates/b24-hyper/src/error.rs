@@ -320,6 +320,16 @@ pub enum Error {
         #[source]
         source: b24_core::paging::PagingError,
     },
+    /// The portal's answer was read, but lacks something a helper of this crate needs
+    /// from it (a task without a chat, for [`Client::task_chat_id`](crate::Client::task_chat_id)).
+    /// The call itself succeeded; nothing was wrong with the input.
+    #[error("the answer to {method} has no `{field}`")]
+    MissingInReply {
+        /// The method whose answer it was.
+        method: &'static str,
+        /// The field that is missing, as the portal names it (`chat.id`).
+        field: &'static str,
+    },
 }
 
 impl From<b24_core::paging::PagingError> for Error {
@@ -342,7 +352,7 @@ impl Error {
     pub fn code(&self) -> Option<&b24_types::ErrorCode> {
         match self {
             Error::Core(e) => e.code(),
-            Error::Transport(_) | Error::Paging { .. } => None,
+            Error::Transport(_) | Error::Paging { .. } | Error::MissingInReply { .. } => None,
         }
     }
 
@@ -350,7 +360,7 @@ impl Error {
     pub fn api_error(&self) -> Option<&b24_types::ApiError> {
         match self {
             Error::Core(e) => e.api_error(),
-            Error::Transport(_) | Error::Paging { .. } => None,
+            Error::Transport(_) | Error::Paging { .. } | Error::MissingInReply { .. } => None,
         }
     }
 
@@ -358,7 +368,7 @@ impl Error {
     pub fn class(&self) -> Option<b24_types::ErrorClass> {
         match self {
             Error::Core(e) => e.class(),
-            Error::Transport(_) | Error::Paging { .. } => None,
+            Error::Transport(_) | Error::Paging { .. } | Error::MissingInReply { .. } => None,
         }
     }
 
@@ -366,7 +376,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Core(e) => e.status(),
-            Error::Transport(_) | Error::Paging { .. } => None,
+            Error::Transport(_) | Error::Paging { .. } | Error::MissingInReply { .. } => None,
         }
     }
 
@@ -377,7 +387,7 @@ impl Error {
         match self {
             Error::Transport(e) => Some(e),
             Error::Core(e) => core_transport(e),
-            Error::Paging { .. } => None,
+            Error::Paging { .. } | Error::MissingInReply { .. } => None,
         }
     }
 
@@ -387,7 +397,7 @@ impl Error {
         match self {
             Error::Transport(e) => e.is_timeout(),
             Error::Core(e) => core_is_timeout(e),
-            Error::Paging { .. } => false,
+            Error::Paging { .. } | Error::MissingInReply { .. } => false,
         }
     }
 }

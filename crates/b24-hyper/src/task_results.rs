@@ -34,18 +34,16 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`execute`](Self::execute); [`b24_core::InputError::Param`] (field `chat.id`)
-    /// inside [`Error::Core`] when the task has no chat.
+    /// As [`execute`](Self::execute); [`Error::MissingInReply`] (field `chat.id`) when
+    /// the portal's answer names no chat for the task.
     pub async fn task_chat_id(&self, portal: &Portal, task_id: TaskId) -> Result<ChatId, Error> {
         let task = self
             .execute(portal, TaskGet::for_chat(task_id))
             .await?
             .result;
-        task.chat_id().ok_or_else(|| {
-            Error::Core(
-                b24_core::InputError::param("chat.id", "the task has no chat on this portal")
-                    .into(),
-            )
+        task.chat_id().ok_or(Error::MissingInReply {
+            method: TaskGet::NAME,
+            field: "chat.id",
         })
     }
 

@@ -77,6 +77,48 @@ async fn chat_message_to_result_and_back() {
 }
 
 #[tokio::test]
+async fn a_task_without_a_chat_is_a_missing_field_not_bad_input() {
+    let env = emu::start().await;
+    let portal = env.default_webhook();
+    env.server.portal().inject(
+        Fault::respond(
+            200,
+            json!({"result": {"item": {"id": 51, "title": "No chat"}}, "time": {"operating": 0}}),
+        )
+        .on("tasks.task.get")
+        .times(2),
+    );
+    let err = env
+        .client
+        .task_chat_id(&portal, task(51))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::MissingInReply {
+                method: "tasks.task.get",
+                field: "chat.id"
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the answer to tasks.task.get has no `chat.id`"
+    );
+    assert!(err.api_error().is_none() && err.status().is_none());
+    // Posting to the chat stops there too, before any message is sent.
+    let err = env
+        .client
+        .post_to_task_chat(&portal, task(51), "lost")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::MissingInReply { .. }), "{err:?}");
+    assert_eq!(env.server.portal().calls("im.message.add"), 0);
+}
+
+#[tokio::test]
 async fn add_from_chat_message_documented_errors() {
     let env = emu::start().await;
     let results = env.client.task_results(&env.default_webhook());

@@ -118,10 +118,7 @@ impl Client {
         } else {
             policy
         };
-        let deadline = crate::transport::instant_after(
-            tokio::time::Instant::now(),
-            policy.get_deadline().unwrap_or(settings.call_deadline),
-        );
+        let call_deadline = policy.get_deadline();
         let mut exchange_options = ExchangeOptions::new()
             .policy(policy)
             .user_agent(settings.user_agent_text.clone());
@@ -132,7 +129,7 @@ impl Client {
         };
         let mut exchange = Exchange::with_options(portal, method, &entry.state, exchange_options)?;
         let span = trace::CallSpan::new(exchange.method_name());
-        span.instrument(drive(inner, &entry, &mut exchange, deadline, &span))
+        span.instrument(drive(inner, &entry, &mut exchange, call_deadline, &span))
             .await
     }
 
@@ -169,27 +166,51 @@ fn now() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
-/// The loop of the engine's contract: poll, carry out, report back.
+/// The call's deadline on the engine's clock: the engine counts its deadline from the
+/// `now` of the first poll, so the same [`Timestamp`] plus the same policy deadline
+/// gives the same instant. Attempts and refreshes are cut off by the time left to it;
+/// nothing here keeps a second clock.
+#[derive(Debug, Clone, Copy)]
+struct CallDeadline(Option<Timestamp>);
+
+impl CallDeadline {
+    /// The deadline of a call whose first poll is at `first_poll`.
+    fn new(first_poll: Timestamp, deadline: Option<std::time::Duration>) -> Self {
+        Self(deadline.map(|d| first_poll.saturating_add(d)))
+    }
+
+    /// The time left until the deadline (zero once past), if there is one.
+    fn remaining(self) -> Option<std::time::Duration> {
+        self.0.map(|d| wait_duration(now(), d))
+    }
+}
+
+/// The loop of the engine's contract: poll, carry out, report back. The engine's
+/// [`Action::Wait`] is slept through as it says; an attempt gets the time left to
+/// the engine's deadline (within the adapter's per-attempt timeout).
 async fn drive<M>(
     inner: &Inner,
     entry: &CredentialEntry,
     exchange: &mut Exchange<M>,
-    deadline: tokio::time::Instant,
+    deadline: Option<std::time::Duration>,
     span: &trace::CallSpan,
 ) -> Result<Reply<M::Output>, Error>
 where
     M: Method,
 {
+    let first_poll = now();
+    let deadline = CallDeadline::new(first_poll, deadline);
+    let mut at = Some(first_poll);
     loop {
         let mut attempt_span = None;
-        let action = exchange.poll(now());
+        let action = exchange.poll(at.take().unwrap_or_else(now));
         let outcome = match action {
             Action::Send(request) => {
                 let attempt = trace::AttemptSpan::new(exchange.attempts());
                 let sent = attempt.instrument(crate::transport::send_attempt(
                     inner,
                     request,
-                    Some(deadline),
+                    deadline.remaining(),
                 ));
                 match sent.await {
                     Ok(response) => {
@@ -237,7 +258,7 @@ async fn refresh(
     inner: &Inner,
     entry: &CredentialEntry,
     need: RefreshNeeded,
-    deadline: tokio::time::Instant,
+    deadline: CallDeadline,
     span: &trace::RefreshSpan,
 ) -> Result<TokenGeneration, b24_core::Error> {
     let outcome = refresh_once(inner, entry, need, deadline).await;
@@ -263,7 +284,7 @@ async fn refresh_once(
     inner: &Inner,
     entry: &CredentialEntry,
     need: RefreshNeeded,
-    deadline: tokio::time::Instant,
+    deadline: CallDeadline,
 ) -> Result<RefreshOutcome, b24_core::Error> {
     let store = entry.state.tokens().ok_or(InputError::MissingAccessToken)?;
     let app = inner.oauth_app.as_ref().ok_or_else(|| {
@@ -278,7 +299,7 @@ async fn refresh_once(
             Ok(RefreshOutcome::AlreadyRefreshed(generation))
         }
         RefreshPlan::Send { request, pending } => {
-            let response = crate::transport::send_attempt(inner, request, Some(deadline))
+            let response = crate::transport::send_attempt(inner, request, deadline.remaining())
                 .await
                 .map_err(|err| {
                     let (kind, sent) = kind_and_sent(&err);

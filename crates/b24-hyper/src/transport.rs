@@ -14,11 +14,12 @@ use crate::client::Inner;
 use crate::connect::check_scheme;
 use crate::error::{find_in_chain, ConnectFailure, SentState, TimeoutStage, TransportError};
 
-/// Sends one attempt. `deadline` is the call's overall deadline, if any.
+/// Sends one attempt. `left` is the time left to the call's deadline, if it has one
+/// (the engine's deadline, read on the engine's clock just before the attempt).
 pub(crate) async fn send_attempt(
     inner: &Inner,
     request: http::Request<Bytes>,
-    deadline: Option<Instant>,
+    left: Option<Duration>,
 ) -> Result<http::Response<Bytes>, TransportError> {
     let settings = &inner.settings;
     // Refused before any connection is looked up or opened.
@@ -27,12 +28,12 @@ pub(crate) async fn send_attempt(
         _ => TransportError::InsecureScheme,
     })?;
     let started = Instant::now();
-    let attempt_end = instant_after(started, settings.attempt_timeout);
-    let (end, stage) = match deadline {
-        Some(d) if d <= attempt_end => (d, TimeoutStage::Deadline),
-        _ => (attempt_end, TimeoutStage::Attempt),
+    let (limit, stage) = match left {
+        Some(left) if left <= settings.attempt_timeout => (left, TimeoutStage::Deadline),
+        _ => (settings.attempt_timeout, TimeoutStage::Attempt),
     };
-    if end <= started {
+    let end = instant_after(started, limit);
+    if limit.is_zero() {
         return Err(TransportError::Timeout {
             stage,
             elapsed: Duration::ZERO,

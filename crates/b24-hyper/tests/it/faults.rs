@@ -82,6 +82,55 @@ async fn the_call_deadline_bounds_retries_of_a_slow_read() {
 }
 
 #[tokio::test]
+async fn the_engine_deadline_cuts_the_attempt_and_ends_the_call() {
+    // The attempt timeout is far away: only the call's deadline can end the attempt,
+    // and the engine, whose deadline it is, must then see it passed and stop, not
+    // start another attempt in a sliver of time left on a second clock.
+    let env = emu::start_with(
+        Emulator::builder().portal(PortalConfig::new("localhost").bucket(50, 500.0)),
+        &[],
+        |b| {
+            b.attempt_timeout(Duration::from_secs(10))
+                .call_deadline(Duration::from_millis(400))
+                .retry_policy(
+                    RetryPolicy::default()
+                        .max_attempts(10)
+                        .backoff(Duration::ZERO, Duration::ZERO),
+                )
+        },
+    )
+    .await;
+    env.server.portal().inject(
+        Fault::delay(Duration::from_secs(3))
+            .on("tasks.task.get")
+            .times(10),
+    );
+    let started = Instant::now();
+    let err = env
+        .client
+        .task_chat_id(&env.default_webhook(), task(51))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(
+            err,
+            Error::Core(b24_core::Error::DeadlineExceeded { attempts: 1, .. })
+        ),
+        "{err:?}"
+    );
+    match err.transport() {
+        Some(TransportError::Timeout { stage, .. }) => {
+            assert_eq!(*stage, TimeoutStage::Deadline);
+        }
+        other => panic!("expected the deadline's timeout, got {other:?}"),
+    }
+    assert!(took >= Duration::from_millis(390), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(env.server.portal().calls("tasks.task.get"), 1);
+}
+
+#[tokio::test]
 async fn a_write_whose_connection_dropped_after_it_ran_is_not_duplicated() {
     // The emulator finishes a request at once, so a short in-flight grace is
     // faithful here: the repeat cannot overlap the first attempt.

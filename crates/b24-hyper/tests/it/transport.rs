@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use b24_core::engine::RetryPolicy;
-use b24_core::methods::TaskResultAdd;
-use b24_core::Portal;
+use b24_core::methods::{RawCall, TaskResultAdd};
+use b24_core::{Api, Portal, Repeat};
 use b24_hyper::{CallOptions, Client, SentState, TimeoutStage, TransportError};
 use b24_types::TaskId;
 use bytes::Bytes;
@@ -231,6 +231,56 @@ async fn a_write_without_a_key_is_retried_after_timing_out_while_connecting() {
         Some(SentState::NotSent)
     );
     assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
+async fn the_deadline_is_the_engines_from_the_first_poll() {
+    // A read whose request takes a while to build (a large parameter), to a server
+    // that never answers: the attempt is cut off by the call deadline, on the same
+    // clock and from the same instant as the engine's deadline, so the engine sees it
+    // passed and ends the call instead of starting attempts with no time left.
+    let server = LocalServer::silent().await;
+    let client = loopback_client()
+        .attempt_timeout(Duration::from_secs(10))
+        .call_deadline(Duration::from_millis(300))
+        .retry_policy(
+            RetryPolicy::default()
+                .max_attempts(10)
+                .backoff(Duration::ZERO, Duration::ZERO),
+        )
+        .build()
+        .unwrap();
+    let portal = Portal::builder()
+        .allow_insecure_loopback()
+        .webhook(&format!("http://{}/rest/1/s3cr3tc0de/", server.addr))
+        .unwrap();
+    let read = RawCall::new("tasks.task.list", Api::Classic)
+        .unwrap()
+        .with_param("ids", serde_json::json!(vec![7u32; 1_000_000]))
+        .unwrap()
+        .with_repeat(Repeat::Safe);
+    let started = Instant::now();
+    let err = client.execute(&portal, read).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(
+            err,
+            b24_hyper::Error::Core(b24_core::Error::DeadlineExceeded { attempts: 1, .. })
+        ),
+        "{err:?}"
+    );
+    assert!(
+        matches!(
+            err.transport(),
+            Some(TransportError::Timeout {
+                stage: TimeoutStage::Deadline,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(server.connections(), 1);
 }
 
 #[tokio::test]

@@ -64,7 +64,8 @@ impl Report {
             "A `tasks.task.result.list` answer of 50 results made with the b24-types \
              serialisation. The subject is `parse_response` (looks for `error` in every body \
              whatever the status, reads the `Idempotent-Replayed` header and the `time` object \
-             leniently, decodes with JSON-path tracking); the baseline is a bare \
+             leniently, decodes in one pass and works out a JSON path only when a decode \
+             fails); the baseline is a bare \
              `serde_json::from_slice` into `Envelope<ItemsResult<TaskResult>>`. Ratio = codec \
              / bare serde: the price of those checks.",
             std::slice::from_ref(&self.response_parsing),

@@ -32,7 +32,7 @@ use super::oauth::RefreshNeeded;
 use super::policy::{CallFacts, Decision, RetryPolicy, RetryReason, StopReason};
 use super::state::PortalState;
 use super::token::TokenGeneration;
-use super::transport::{SentState, TransportFailure};
+use super::transport::{SentState, TransportErrorKind, TransportFailure};
 use super::{BudgetVerdict, Timestamp};
 use crate::error::{Error, InputError};
 use crate::idempotency_key::IdempotencyKey;
@@ -528,6 +528,13 @@ impl<M: Method> Exchange<M> {
         });
         let err = Error::Transport { kind, sent, source };
         self.blocks_budgets = false;
+        if kind == TransportErrorKind::BodyTooLarge {
+            // The portal answered; the answer is just too big to take. Asking again
+            // would fetch the same answer (and repeat a write): stop here.
+            self.maybe_ran = true;
+            self.finish(Err(err), StopReason::ResponseTooLarge);
+            return;
+        }
         self.decide(class, err, None, now);
     }
 

@@ -379,6 +379,9 @@ pub enum StopReason {
     Unrecognised,
     /// The request of an attempt could not be built (no access token stored, say).
     InvalidRequest,
+    /// The answer was larger than the adapter accepts: the same request would get the
+    /// same answer, so it is not repeated.
+    ResponseTooLarge,
 }
 
 #[cfg(test)]

@@ -1466,6 +1466,38 @@ fn a_keyed_write_is_repeated_only_after_the_first_attempt_has_surely_finished() 
 }
 
 #[test]
+fn a_body_over_the_adapters_cap_ends_the_call_without_a_repeat() {
+    // Neither a read (the same answer would come again) nor a keyed write is repeated.
+    let state = PortalState::new(7);
+    let read = Exchange::new(
+        &webhook(),
+        TaskGet::for_chat(TaskId::new(51).unwrap()),
+        &state,
+    )
+    .unwrap();
+    let write = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
+    let too_large = || {
+        Step::Fail(TransportFailure::new(
+            TransportErrorKind::BodyTooLarge,
+            SentState::MaybeSent,
+        ))
+    };
+    let run = drive(read, vec![too_large()], t0());
+    assert_eq!(run.sent.len(), 1);
+    assert!(matches!(
+        run.result,
+        Err(Error::Transport {
+            kind: TransportErrorKind::BodyTooLarge,
+            ..
+        })
+    ));
+    let run = drive(write, vec![too_large()], t0());
+    assert_eq!(run.sent.len(), 1);
+    assert!(run.waits.is_empty());
+    assert!(run.result.is_err());
+}
+
+#[test]
 fn a_gateway_502_or_504_gets_the_grace_before_a_keyed_write_is_repeated() {
     // A gateway answered, but the portal behind it may still be running the write.
     for status in [502u16, 504] {

@@ -220,7 +220,7 @@ async fn a_body_over_the_cap_is_refused() {
         .execute_with(
             &env.default_webhook(),
             b24_core::methods::TaskResultList::for_task(task(51)),
-            CallOptions::new().policy(RetryPolicy::no_retries()),
+            CallOptions::new(),
         )
         .await
         .unwrap_err();
@@ -231,6 +231,9 @@ async fn a_body_over_the_cap_is_refused() {
         ),
         "{err:?}"
     );
+    // The same request would get the same answer: with the default policy it is
+    // asked once, not again.
+    assert_eq!(emu_portal.calls("tasks.task.result.list"), 1);
 }
 
 #[tokio::test]

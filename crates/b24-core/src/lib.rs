@@ -85,7 +85,7 @@ pub use api::Api;
 pub use error::{Error, InputError};
 pub use idempotency_key::IdempotencyKey;
 pub use method::{Method, Repeat};
-pub use portal::{Portal, PortalBuilder};
+pub use portal::{is_loopback_host, Portal, PortalBuilder};
 pub use reply::Reply;
 pub use request::{
     build_request, validate_method_name, PreparedCall, RequestOptions, DEFAULT_USER_AGENT,

@@ -60,7 +60,8 @@ impl Portal {
     /// # Errors
     ///
     /// [`InputError::Portal`] when the URL is malformed, is not HTTPS, or has no
-    /// positive user id or no secret. The message never contains the URL.
+    /// positive user id, or a secret that is not 8 to 128 characters of ASCII letters,
+    /// digits, `_` and `-`. The message never contains the URL.
     pub fn webhook(url: &str) -> Result<Self, InputError> {
         PortalBuilder::new().webhook(url)
     }

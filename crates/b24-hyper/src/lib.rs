@@ -130,3 +130,8 @@ pub use credential::{CredentialId, OAuthUser, MAX_OAUTH_USER_LEN};
 pub use error::{BuildError, Error, SentState, TimeoutStage, TransportError};
 pub use list::ResultStream;
 pub use task_results::TaskResults;
+
+/// The README's code example, compiled as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExample;

@@ -270,7 +270,7 @@ async fn plain_http_portals_are_refused_before_any_connection() {
     // A non-loopback host over http cannot even become a portal.
     assert!(Portal::builder()
         .allow_insecure_loopback()
-        .webhook("http://portal.example/rest/1/s3cr3t/")
+        .webhook("http://portal.example/rest/1/s3cr3tc0de/")
         .is_err());
 
     // A loopback http portal, with a client that was not told to allow plain http.

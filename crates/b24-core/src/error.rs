@@ -219,6 +219,23 @@ impl Error {
     pub fn class(&self) -> Option<ErrorClass> {
         self.api_error().map(ApiError::class)
     }
+
+    /// The error of the last attempt behind this one: follows `last` through
+    /// [`Error::RetriesExhausted`], [`Error::WriteOutcomeUnknown`] and
+    /// [`Error::DeadlineExceeded`] (when an attempt had failed before the deadline);
+    /// any other error is its own last attempt. For transports that want their own
+    /// error back out of a [`Error::Transport`] source, whatever wraps it.
+    pub fn last_attempt(&self) -> &Error {
+        match self {
+            Error::RetriesExhausted { last, .. } | Error::WriteOutcomeUnknown { last, .. } => {
+                last.last_attempt()
+            }
+            Error::DeadlineExceeded {
+                last: Some(last), ..
+            } => last.last_attempt(),
+            other => other,
+        }
+    }
 }
 
 impl InputError {
@@ -240,5 +257,52 @@ impl From<b24_types::IdError> for Error {
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {
         Error::Api(Box::new(e))
+    }
+}
+
+#[cfg(test)]
+mod last_attempt_tests {
+    use super::*;
+    use crate::engine::{SentState, TransportErrorKind};
+
+    fn transport() -> Error {
+        Error::Transport {
+            kind: TransportErrorKind::Timeout,
+            sent: SentState::MaybeSent,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn follows_every_wrapper_to_the_last_attempt() {
+        let nested = Error::DeadlineExceeded {
+            attempts: 3,
+            last: Some(Box::new(Error::RetriesExhausted {
+                attempts: 2,
+                last: Box::new(Error::WriteOutcomeUnknown {
+                    attempts: 2,
+                    last: Box::new(transport()),
+                }),
+            })),
+        };
+        assert!(matches!(
+            nested.last_attempt(),
+            Error::Transport {
+                kind: TransportErrorKind::Timeout,
+                ..
+            }
+        ));
+        let bare = Error::DeadlineExceeded {
+            attempts: 0,
+            last: None,
+        };
+        assert!(matches!(
+            bare.last_attempt(),
+            Error::DeadlineExceeded { .. }
+        ));
+        assert!(matches!(
+            transport().last_attempt(),
+            Error::Transport { .. }
+        ));
     }
 }

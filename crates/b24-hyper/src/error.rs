@@ -404,28 +404,24 @@ impl Error {
 
 /// The adapter's error inside a core error, following `last` links.
 fn core_transport(e: &b24_core::Error) -> Option<&TransportError> {
-    match e {
+    match e.last_attempt() {
         b24_core::Error::Transport {
             source: Some(source),
             ..
         } => source.downcast_ref::<TransportError>(),
-        b24_core::Error::RetriesExhausted { last, .. } => core_transport(last),
-        b24_core::Error::DeadlineExceeded {
-            last: Some(last), ..
-        } => core_transport(last),
         _ => None,
     }
 }
 
 fn core_is_timeout(e: &b24_core::Error) -> bool {
-    match e {
-        b24_core::Error::DeadlineExceeded { .. } => true,
-        b24_core::Error::Transport { kind, .. } => {
-            *kind == b24_core::engine::TransportErrorKind::Timeout
-        }
-        b24_core::Error::RetriesExhausted { last, .. } => core_is_timeout(last),
-        _ => false,
-    }
+    matches!(e, b24_core::Error::DeadlineExceeded { .. })
+        || matches!(
+            e.last_attempt(),
+            b24_core::Error::Transport {
+                kind: b24_core::engine::TransportErrorKind::Timeout,
+                ..
+            }
+        )
 }
 
 impl From<b24_core::InputError> for Error {

@@ -66,13 +66,14 @@
 //!
 //! **Footprint.** One webhook portal's state (host entry, limiter, budget store, key
 //! generator, refresh lock, map slots) takes about **0.9 KiB** before any method is
-//! tracked, **1.3 KiB** with three methods in use and **1.7 KiB** with five
-//! (resident memory over 10,000 portals, `examples/portal_footprint.rs`). A second
-//! webhook on the same portal adds about 0.4 KiB, 0.85 KiB with three methods in use
-//! (it shares the host entry and limiter); a budget store tracks at most 256 methods.
-//! The biggest parts (64-bit): `MemoryBudgetStore` 128 bytes, `HostEntry` 88 bytes,
-//! `CredentialEntry` 80 bytes plus a 40-byte lock, `PortalState` 56 bytes,
-//! `MethodBudget` 48 bytes plus its method name, each in its own allocation or map
+//! tracked, **1.4 KiB** with three methods in use and **1.8 KiB** with five
+//! (resident memory over 10,000 portals, `examples/portal_footprint.rs`:
+//! `cargo run --release -p b24-hyper --example portal_footprint -- 10000 3 1`). A
+//! second webhook on the same portal adds about 0.9 KiB with three methods in use (it
+//! shares the host entry and limiter); a budget store tracks at most 256 methods.
+//! The biggest parts (64-bit): `MemoryBudgetStore` 144 bytes, `HostEntry` 88 bytes,
+//! `CredentialEntry` 80 bytes plus a 40-byte lock, `PortalState` 64 bytes,
+//! `MethodBudget` 56 bytes plus its method name, each in its own allocation or map
 //! slot.
 //!
 //! An expired OAuth token is refreshed once however many calls see the 401 at the

@@ -313,6 +313,7 @@ impl Emulator {
         }
         let fault = portal.inner.lock().faults.take(&method_name);
         let mut after = None;
+        let mut slow = None;
         match fault {
             None => {}
             Some(FaultAction::Respond {
@@ -334,11 +335,43 @@ impl Emulator {
             }
             Some(FaultAction::Close) => return Exchange::Closed,
             Some(FaultAction::Delay(d)) => tokio::time::sleep(d).await,
+            Some(FaultAction::Slow(d)) => slow = Some(d),
             Some(other) => after = Some(other),
         }
-        let resp = match &route {
-            Route::Token => self.token_endpoint(&parts, &body),
-            _ => {
+        let resp = match (&route, slow) {
+            (Route::Token, slow) => {
+                if let Some(d) = slow {
+                    tokio::time::sleep(d).await;
+                }
+                self.token_endpoint(&parts, &body)
+            }
+            (_, Some(by)) => {
+                // Run apart from this request, so that the call goes on to the end
+                // when the client stops waiting and the connection closes.
+                let emu = self.clone();
+                let portal = portal.clone();
+                let route = route.clone();
+                let http_method = parts.method.clone();
+                let headers = parts.headers.clone();
+                let query = parts.uri.query().map(str::to_owned);
+                let body = body.clone();
+                let run = tokio::spawn(async move {
+                    let call = Call {
+                        route: &route,
+                        http_method: &http_method,
+                        headers: &headers,
+                        query: query.as_deref(),
+                        body: &body,
+                        secure,
+                    };
+                    process_slowly(&emu, &portal, &call, by).await
+                });
+                match run.await {
+                    Ok(resp) => resp,
+                    Err(_) => return Exchange::Closed,
+                }
+            }
+            (_, None) => {
                 let call = Call {
                     route: &route,
                     http_method: &parts.method,
@@ -512,39 +545,104 @@ fn is_v3(route: &Route) -> bool {
 }
 
 /// Runs a call against a portal: transport checks, limits, auth, idempotency, the
-/// method, the envelope.
+/// method, the envelope, all under one lock of the portal.
 fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> {
     let cfg = &portal.inner.config;
     let now = emu.inner.clock.now();
     let mut state = portal.inner.lock();
+    match admit(&mut state, cfg, call, now) {
+        Admission::Answered(resp) => resp,
+        Admission::Accepted(accepted) => run_accepted(&mut state, cfg, &accepted, now),
+    }
+}
+
+/// Runs a call the way a portal that is slow to run it would (a `slow` fault): it is
+/// admitted at once, then the method runs `by` later. The portal is not locked in
+/// between, so other calls, a repeat with the same `Idempotency-Key` included, are
+/// handled meanwhile: the key's answer is stored only when the method has run.
+async fn process_slowly(
+    emu: &Emulator,
+    portal: &Portal,
+    call: &Call<'_>,
+    by: Duration,
+) -> Response<Bytes> {
+    let cfg = &portal.inner.config;
+    let admission = {
+        let now = emu.inner.clock.now();
+        let mut state = portal.inner.lock();
+        admit(&mut state, cfg, call, now)
+    };
+    let accepted = match admission {
+        Admission::Answered(resp) => return resp,
+        Admission::Accepted(accepted) => accepted,
+    };
+    tokio::time::sleep(by).await;
+    let now = emu.inner.clock.now();
+    let mut state = portal.inner.lock();
+    run_accepted(&mut state, cfg, &accepted, now)
+}
+
+/// What admitting a call decided.
+enum Admission<'a> {
+    /// Answered without running the method: a refusal, or a stored idempotent answer.
+    Answered(Response<Bytes>),
+    /// The method is to run.
+    Accepted(Accepted<'a>),
+}
+
+/// A call that passed the transport checks, the request limit, auth and the
+/// `Idempotency-Key` lookup.
+struct Accepted<'a> {
+    method: &'a str,
+    v3: bool,
+    caller: Caller,
+    params: Value,
+    /// The key and the request it guards, when a keyed write found no stored answer.
+    idem_key: Option<(String, RequestBody)>,
+}
+
+/// Transport checks, the request limit, auth and the `Idempotency-Key` lookup.
+fn admit<'a>(
+    state: &mut PortalState,
+    cfg: &PortalConfig,
+    call: &Call<'a>,
+    now: f64,
+) -> Admission<'a> {
     let (webhook, method) = match call.route {
         Route::V3 { webhook, method } | Route::Classic { webhook, method } => (webhook, method),
-        _ => return failure_response(&system::method_not_found()),
+        _ => return Admission::Answered(failure_response(&system::method_not_found())),
     };
     let v3 = is_v3(call.route);
 
     if cfg.require_https && !call.secure {
-        return failure_response(&system::https_required());
+        return Admission::Answered(failure_response(&system::https_required()));
     }
     if state.overloaded {
-        return failure_response(&system::overload());
+        return Admission::Answered(failure_response(&system::overload()));
     }
     if !state.bucket.admit(now) {
-        return failure_response(&system::query_limit());
+        return Admission::Answered(failure_response(&system::query_limit()));
     }
 
     let params = if v3 {
         match v3_body(call, method == "batch") {
             Ok(p) => p,
-            Err(f) => return failure_response(&f),
+            Err(f) => return Admission::Answered(failure_response(&f)),
         }
     } else {
         classic_params(call)
     };
 
-    let caller = match authenticate(&state, webhook.as_ref(), &params, now) {
+    let caller = match authenticate(state, webhook.as_ref(), &params, now) {
         Ok(c) => c,
-        Err(e) => return failure_response(&auth_failure(e, v3, webhook.is_some(), cfg)),
+        Err(e) => {
+            return Admission::Answered(failure_response(&auth_failure(
+                e,
+                v3,
+                webhook.is_some(),
+                cfg,
+            )))
+        }
     };
 
     // Idempotency-Key (REST 3.0 writes only).
@@ -557,11 +655,11 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
                 .map(str::to_owned)
                 .filter(|k| valid_key(k));
             let Some(key) = key else {
-                return failure_response(&Failure::v3(
+                return Admission::Answered(failure_response(&Failure::v3(
                     400,
                     ErrorCode::V3InvalidIdempotencyKey,
                     "Invalid idempotency key: 1 to 255 printable ASCII characters are expected",
-                ));
+                )));
             };
             let scope = (
                 caller.credential.clone(),
@@ -590,20 +688,43 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
                 if let Ok(v) = HeaderValue::from_str(&key) {
                     resp.headers_mut().insert("idempotency-key", v);
                 }
-                return resp;
+                return Admission::Answered(resp);
             }
             idem_key = Some((key, request));
         }
     }
+    Admission::Accepted(Accepted {
+        method,
+        v3,
+        caller,
+        params,
+        idem_key,
+    })
+}
 
+/// Runs an admitted call's method, stores a keyed write's answer, wraps the envelope.
+fn run_accepted(
+    state: &mut PortalState,
+    cfg: &PortalConfig,
+    accepted: &Accepted<'_>,
+    now: f64,
+) -> Response<Bytes> {
+    let Accepted {
+        method,
+        v3,
+        caller,
+        params,
+        idem_key,
+    } = accepted;
+    let (method, v3) = (*method, *v3);
     let outcome = if v3 && method == "batch" {
-        crate::batch::run(&mut state, cfg, &caller, &params, now)
+        crate::batch::run(state, cfg, caller, params, now)
             .map(|(result, time)| envelope(result, time))
     } else {
         let exists = if v3 {
-            methods::V3_METHODS.contains(&method.as_str())
+            methods::V3_METHODS.contains(&method)
         } else {
-            methods::CLASSIC_METHODS.contains(&method.as_str())
+            methods::CLASSIC_METHODS.contains(&method)
         };
         if !exists {
             let f = if v3 {
@@ -617,19 +738,19 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
             };
             return failure_response(&f);
         }
-        metered_call(&mut state, cfg, &caller, method, v3, &params, now)
+        metered_call(state, cfg, caller, method, v3, params, now)
             .map(|(result, time)| envelope(result, time))
     };
 
     let resp = match outcome {
         Ok(body) => {
             let resp = json_response(200, &body);
-            if let Some((key, request)) = &idem_key {
+            if let Some((key, request)) = idem_key {
                 state.idempotency.insert(
                     (
                         caller.credential.clone(),
                         caller.user,
-                        method.clone(),
+                        method.to_owned(),
                         key.clone(),
                     ),
                     StoredAnswer {
@@ -646,7 +767,7 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
     };
     let mut resp = resp;
     if let Some((key, _)) = idem_key {
-        if let Ok(v) = HeaderValue::from_str(&key) {
+        if let Ok(v) = HeaderValue::from_str(key) {
             resp.headers_mut().insert("idempotency-key", v);
         }
     }

@@ -1,5 +1,6 @@
 //! Scripted faults: answer the next calls with a given status and body, delay them,
-//! drop the connection, truncate the body, or apply the call and then drop.
+//! make the portal slow to run them, drop the connection, truncate the body, or apply
+//! the call and then drop.
 
 use std::time::Duration;
 
@@ -20,8 +21,16 @@ pub enum FaultAction {
         /// Extra headers (e.g. `Retry-After`).
         headers: Vec<(String, String)>,
     },
-    /// Wait this long, then handle the call normally.
+    /// Wait this long, then handle the call normally. The wait comes before the
+    /// portal looks at the call at all (as if the request were slow in transit), so
+    /// a repeat that arrives meanwhile is handled first, and the delayed call, once
+    /// it runs, finds the repeat's stored idempotent answer.
     Delay(Duration),
+    /// Accept the call at once (transport checks, request limit, auth and the
+    /// `Idempotency-Key` lookup), then spend this long running it: the write is
+    /// applied and its idempotent answer stored only when the time has passed. See
+    /// [`Fault::slow`].
+    Slow(Duration),
     /// Close the connection before answering; the call has no effect.
     Close,
     /// Run the call, send the headers with the full `Content-Length`, send only
@@ -66,9 +75,34 @@ impl Fault {
         })
     }
 
-    /// Delay the call, then handle it normally.
+    /// Delay the call, then handle it normally: the portal sees it only after `by`
+    /// (for a portal slow to run an accepted call, see [`Fault::slow`]).
     pub fn delay(by: Duration) -> Self {
         Self::new(FaultAction::Delay(by))
+    }
+
+    /// The portal is slow to run the call: it is accepted at once (transport checks,
+    /// the request limit, auth and the `Idempotency-Key` lookup happen on arrival),
+    /// then the method takes `by` before its write is applied and, for a keyed write,
+    /// its answer is stored for replay.
+    ///
+    /// The portal is not locked meanwhile, so other calls are handled, a repeat with
+    /// the same key included: it finds no stored answer yet and runs too. That is the
+    /// documented behaviour "two concurrent requests with the same key may both run".
+    /// Whichever finishes last leaves its answer stored. The run goes on when the
+    /// client stops waiting or the connection closes, as a server-side request does.
+    /// For the OAuth token endpoint it acts as [`Fault::delay`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use b24_emulator::Fault;
+    ///
+    /// // The next `tasks.task.result.add` takes 400 ms to apply.
+    /// let fault = Fault::slow(Duration::from_millis(400)).on("tasks.task.result.add");
+    /// # let _ = fault;
+    /// ```
+    pub fn slow(by: Duration) -> Self {
+        Self::new(FaultAction::Slow(by))
     }
 
     /// Close the connection before answering (the call has no effect).

@@ -1,10 +1,13 @@
-//! Scripted faults over a real socket: status/body, delay, close, truncate,
-//! apply-then-close; and a slow client hitting the header read timeout.
+//! Scripted faults over a real socket: status/body, delay, slow, close, truncate,
+//! apply-then-close; and a slow client hitting the header read timeout. How `delay`
+//! and `slow` meet a repeat with the same `Idempotency-Key`, in process.
 
 use std::time::{Duration, Instant};
 
 use b24_emulator::{Emulator, Fault};
 use serde_json::json;
+
+use crate::support::Harness;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -184,4 +187,121 @@ async fn oversized_body_over_socket_is_413() {
     )
     .await;
     assert!(split(&raw).0.starts_with("HTTP/1.1 413"));
+}
+
+const ADD: &str = "tasks.task.result.add";
+
+#[tokio::test]
+async fn slow_fault_lets_a_same_key_repeat_run_while_the_first_is_running() {
+    // Two concurrent requests with the same key may both run: the key's answer is
+    // stored only when the first has finished.
+    let h = Harness::new();
+    h.portal
+        .inject(Fault::slow(Duration::from_millis(300)).on(ADD));
+    let body = json!({"fields":{"taskId":51,"text":"once"}});
+    let key = [("Idempotency-Key", "slow-1")];
+    let started = Instant::now();
+    let (first, (second, read_took)) = tokio::join!(
+        async {
+            let r = h.v3_with(1, ADD, body.clone(), &key).await;
+            assert!(started.elapsed() >= Duration::from_millis(300));
+            r
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Accepted, not yet applied.
+            assert!(h.portal.results().is_empty());
+            assert_eq!(h.portal.calls(ADD), 1);
+            // The portal is not locked meanwhile: a read is answered at once.
+            let t = Instant::now();
+            let read = h.v3(1, "tasks.task.get", json!({"id":51})).await;
+            assert_eq!(read.status, 200, "{}", read.body);
+            let read_took = t.elapsed();
+            (h.v3_with(1, ADD, body.clone(), &key).await, read_took)
+        }
+    );
+    assert!(read_took < Duration::from_millis(200), "{read_took:?}");
+    for reply in [&first, &second] {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.headers["idempotency-key"], "slow-1");
+        assert!(reply.headers.get("idempotent-replayed").is_none());
+    }
+    // The repeat, not slowed, wrote first; the slow call wrote when its time was up.
+    let first_id = first.body["result"]["item"]["id"].as_u64().unwrap();
+    let second_id = second.body["result"]["item"]["id"].as_u64().unwrap();
+    assert!(second_id < first_id, "{second_id} < {first_id}");
+    assert_eq!(h.portal.results().len(), 2);
+    // Whichever finished last left its answer stored.
+    let third = h.v3_with(1, ADD, body, &key).await;
+    assert_eq!(third.headers["idempotent-replayed"], "true");
+    assert_eq!(third.body, first.body);
+    assert_eq!(h.portal.results().len(), 2);
+}
+
+#[tokio::test]
+async fn slow_fault_finds_a_stored_answer_on_arrival() {
+    // The key is looked up when the call arrives: a slow repeat of a finished write
+    // is replayed, and nothing waits.
+    let h = Harness::new();
+    let body = json!({"fields":{"taskId":51,"text":"once"}});
+    let key = [("Idempotency-Key", "slow-2")];
+    let first = h.v3_with(1, ADD, body.clone(), &key).await;
+    assert_eq!(first.status, 200);
+    h.portal.inject(Fault::slow(Duration::from_secs(5)).on(ADD));
+    let t = Instant::now();
+    let again = h.v3_with(1, ADD, body, &key).await;
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    assert_eq!(h.portal.results().len(), 1);
+    assert_eq!(h.portal.pending_faults(), 0);
+}
+
+#[tokio::test]
+async fn slow_fault_runs_on_after_the_client_hangs_up() {
+    let (emu, server, secret) = server().await;
+    let portal = emu.default_portal();
+    portal.inject(Fault::slow(Duration::from_millis(200)).on(ADD));
+    let body = r#"{"fields":{"taskId":51,"text":"left behind"}}"#;
+    let mut s = TcpStream::connect(server.addr()).await.unwrap();
+    let req = format!(
+        "POST /rest/api/1/{secret}/{ADD} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let until = Instant::now() + Duration::from_secs(2);
+    while portal.calls(ADD) == 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(portal.calls(ADD), 1);
+    // The client gives up before the portal is done.
+    drop(s);
+    assert!(portal.results().is_empty());
+    let until = Instant::now() + Duration::from_secs(2);
+    while portal.results().is_empty() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let results = portal.results();
+    assert_eq!(results.len(), 1, "the write ran to the end");
+    assert_eq!(results[0].text, "left behind");
+}
+
+#[tokio::test]
+async fn delay_fault_comes_before_the_idempotency_lookup() {
+    // A delayed call reaches the portal late: a repeat sent meanwhile runs first, and
+    // the delayed call then gets the repeat's stored answer. It cannot show two
+    // same-key requests running at once (that is `slow`).
+    let h = Harness::new();
+    h.portal
+        .inject(Fault::delay(Duration::from_millis(300)).on(ADD));
+    let body = json!({"fields":{"taskId":51,"text":"once"}});
+    let key = [("Idempotency-Key", "delayed-1")];
+    let (first, second) = tokio::join!(h.v3_with(1, ADD, body.clone(), &key), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        h.v3_with(1, ADD, body.clone(), &key).await
+    });
+    assert!(second.headers.get("idempotent-replayed").is_none());
+    assert_eq!(first.headers["idempotent-replayed"], "true");
+    assert_eq!(first.body, second.body);
+    assert_eq!(h.portal.results().len(), 1);
 }

@@ -17,6 +17,7 @@ mod custom_transport;
 mod durations;
 mod emu;
 mod faults;
+mod in_flight;
 mod limits;
 mod local_server;
 mod methods;

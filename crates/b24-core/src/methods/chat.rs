@@ -2,12 +2,11 @@
 
 use b24_types::TaskId;
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::text::{decode_bool, non_blank, object};
-use crate::api::Api;
+use super::text::{decode_bool, task_text, task_text_params};
 use crate::error::{Error, InputError};
-use crate::method::{Method, Repeat};
+use crate::method::Method;
 
 /// `tasks.task.chat.message.send`: posts a message to a task's chat.
 ///
@@ -32,7 +31,7 @@ impl TaskChatMessageSend {
     pub fn new(task_id: TaskId, text: impl Into<String>) -> Result<Self, InputError> {
         Ok(Self {
             task_id,
-            text: non_blank("fields.text", text.into())?,
+            text: task_text(text.into())?,
         })
     }
 
@@ -49,20 +48,9 @@ impl TaskChatMessageSend {
 
 impl Method for TaskChatMessageSend {
     type Output = bool;
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn api(&self) -> Api {
-        Api::V3
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Unsafe
-    }
+    method_identity!(V3, Unsafe);
     fn params(&self) -> Result<Map<String, Value>, Error> {
-        Ok(object([(
-            "fields",
-            json!({ "taskId": self.task_id, "text": self.text }),
-        )]))
+        Ok(task_text_params(self.task_id, &self.text))
     }
     fn decode(&self, result: &RawValue) -> Result<bool, Error> {
         decode_bool(result)

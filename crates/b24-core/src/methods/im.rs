@@ -7,9 +7,8 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::text::{non_blank, object};
-use crate::api::Api;
 use crate::error::{Error, InputError};
-use crate::method::{Method, Repeat};
+use crate::method::Method;
 use crate::response::decode_json;
 
 /// A chat dialog: a group chat (`chat58`) or a private dialog with a user (`1`).
@@ -84,15 +83,7 @@ impl ImMessageAdd {
 
 impl Method for ImMessageAdd {
     type Output = MessageId;
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn api(&self) -> Api {
-        Api::Classic
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Unsafe
-    }
+    method_identity!(Classic, Unsafe);
     fn params(&self) -> Result<Map<String, Value>, Error> {
         Ok(object([
             ("DIALOG_ID", json!(self.dialog_id.to_string())),

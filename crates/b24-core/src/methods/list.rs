@@ -14,9 +14,8 @@ use b24_types::{ResultId, ResultStatus, TaskId, TaskResult, UserId};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::api::Api;
 use crate::error::{Error, InputError};
-use crate::method::{Method, Repeat};
+use crate::method::Method;
 use crate::response::decode_json;
 
 /// The fields a result list can be filtered on.
@@ -748,15 +747,7 @@ impl TaskResultList {
 
 impl Method for TaskResultList {
     type Output = Vec<TaskResult>;
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn api(&self) -> Api {
-        Api::V3
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Safe
-    }
+    method_identity!(V3, Safe);
     fn params(&self) -> Result<Map<String, Value>, Error> {
         let mut params = Map::new();
         params.insert("filter".to_owned(), self.filter_json());

@@ -19,6 +19,25 @@
 //! | [`RawCall`] | any | either | `serde_json::Value` |
 //! | [`BatchV3`] | `batch` | 3.0 | `Vec<serde_json::Value>` |
 
+/// Writes the `name`, `api` and `repeat` of a [`Method`](crate::Method) impl whose
+/// name is the type's `NAME` constant and whose API and repeat class never vary:
+/// `method_identity!(V3, Unsafe);` stands for the three functions returning
+/// `Self::NAME`, `Api::V3` and `Repeat::Unsafe`. Declared before the modules so
+/// that each of them can use it.
+macro_rules! method_identity {
+    ($api:ident, $repeat:ident) => {
+        fn name(&self) -> &str {
+            Self::NAME
+        }
+        fn api(&self) -> $crate::api::Api {
+            $crate::api::Api::$api
+        }
+        fn repeat(&self) -> $crate::method::Repeat {
+            $crate::method::Repeat::$repeat
+        }
+    };
+}
+
 mod batch;
 mod chat;
 mod im;

@@ -5,9 +5,8 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::text::decode_item;
-use crate::api::Api;
 use crate::error::{Error, InputError};
-use crate::method::{Method, Repeat};
+use crate::method::Method;
 
 /// `tasks.task.get`: reads one task's selected fields.
 ///
@@ -90,15 +89,7 @@ impl TaskGet {
 
 impl Method for TaskGet {
     type Output = Task;
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn api(&self) -> Api {
-        Api::V3
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Safe
-    }
+    method_identity!(V3, Safe);
     fn params(&self) -> Result<Map<String, Value>, Error> {
         let mut params = Map::new();
         params.insert("id".to_owned(), json!(self.id));

@@ -4,10 +4,9 @@ use b24_types::{MessageId, ResultId, TaskId, TaskResult};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use super::text::{decode_bool, decode_item, non_blank, object};
-use crate::api::Api;
+use super::text::{decode_bool, decode_item, non_blank, object, task_text, task_text_params};
 use crate::error::{Error, InputError};
-use crate::method::{Method, Repeat};
+use crate::method::Method;
 
 /// `tasks.task.result.add`: adds a result with the given text to a task.
 ///
@@ -30,7 +29,7 @@ impl TaskResultAdd {
     pub fn new(task_id: TaskId, text: impl Into<String>) -> Result<Self, InputError> {
         Ok(Self {
             task_id,
-            text: non_blank("fields.text", text.into())?,
+            text: task_text(text.into())?,
         })
     }
 
@@ -47,20 +46,9 @@ impl TaskResultAdd {
 
 impl Method for TaskResultAdd {
     type Output = TaskResult;
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn api(&self) -> Api {
-        Api::V3
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Unsafe
-    }
+    method_identity!(V3, Unsafe);
     fn params(&self) -> Result<Map<String, Value>, Error> {
-        Ok(object([(
-            "fields",
-            json!({ "taskId": self.task_id, "text": self.text }),
-        )]))
+        Ok(task_text_params(self.task_id, &self.text))
     }
     fn decode(&self, result: &RawValue) -> Result<TaskResult, Error> {
         decode_item(result)
@@ -93,15 +81,7 @@ impl TaskResultAddFromChatMessage {
 
 impl Method for TaskResultAddFromChatMessage {
     type Output = TaskResult;
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn api(&self) -> Api {
-        Api::V3
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Unsafe
-    }
+    method_identity!(V3, Unsafe);
     fn params(&self) -> Result<Map<String, Value>, Error> {
         Ok(object([(
             "fields",
@@ -151,15 +131,7 @@ impl TaskResultUpdate {
 
 impl Method for TaskResultUpdate {
     type Output = TaskResult;
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn api(&self) -> Api {
-        Api::V3
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Unsafe
-    }
+    method_identity!(V3, Unsafe);
     fn params(&self) -> Result<Map<String, Value>, Error> {
         Ok(object([
             ("id", json!(self.id)),
@@ -196,15 +168,7 @@ impl TaskResultDelete {
 
 impl Method for TaskResultDelete {
     type Output = bool;
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-    fn api(&self) -> Api {
-        Api::V3
-    }
-    fn repeat(&self) -> Repeat {
-        Repeat::Unsafe
-    }
+    method_identity!(V3, Unsafe);
     fn params(&self) -> Result<Map<String, Value>, Error> {
         Ok(object([("id", json!(self.id))]))
     }

@@ -1,7 +1,8 @@
 //! Helpers shared by the method modules.
 
+use b24_types::TaskId;
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::error::{Error, InputError};
 use crate::response::decode_json;
@@ -13,6 +14,20 @@ pub(crate) fn non_blank(field: &str, text: String) -> Result<String, InputError>
     } else {
         Ok(text)
     }
+}
+
+/// Checks the text of a method that posts a text to a task
+/// ([`TaskResultAdd`](super::TaskResultAdd),
+/// [`TaskChatMessageSend`](super::TaskChatMessageSend)): `fields.text` must not be
+/// empty or blank.
+pub(crate) fn task_text(text: String) -> Result<String, InputError> {
+    non_blank("fields.text", text)
+}
+
+/// The parameters of a method that posts a text to a task:
+/// `{"fields":{"taskId":51,"text":"..."}}`.
+pub(crate) fn task_text_params(task_id: TaskId, text: &str) -> serde_json::Map<String, Value> {
+    object([("fields", json!({ "taskId": task_id, "text": text }))])
 }
 
 /// Decodes a boolean outcome: `{"result": true}` as REST 3.0 sends it, or a bare

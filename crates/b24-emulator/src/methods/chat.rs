@@ -2,61 +2,37 @@
 
 use serde_json::{Map, Value};
 
-use super::{as_int, object_param, Ctx};
+use super::{as_int, check_types, fields_param, is_int, unknown_field, Ctx};
 use crate::failure::{msg, Failure};
-use crate::model::MessageRec;
 
 /// `tasks.task.chat.message.send`: posts into the task's chat, answers `{"result":true}`.
 pub(crate) fn send(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
     let top = msg::REQUEST_VALIDATION;
-    let fields = match object_param(params, "fields") {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            return Err(Failure::request(
-                top,
-                "fields",
-                "The required field `fields` is not specified",
-            ))
-        }
-        Err(()) => {
-            return Err(Failure::request(
-                top,
-                "fields",
-                "The field `fields` requires data type `array` for this request",
-            ))
-        }
-    };
+    let fields = fields_param(
+        params,
+        top,
+        "The required field `fields` is not specified",
+        "The field `fields` requires data type `array` for this request",
+    )?;
     if let Some(unknown) = fields.keys().find(|k| *k != "taskId" && *k != "text") {
-        let text = format!("Unknown field `{unknown}` for entity `MessageDto`");
-        return Err(Failure::v3(
-            400,
-            b24_types::ErrorCode::V3UnknownDtoProperty,
-            text.clone(),
-        )
-        .with_field("fields", text));
+        return Err(unknown_field("fields", unknown, "MessageDto"));
     }
-    let mut types = Failure::v3(400, b24_types::ErrorCode::V3RequestValidation, top);
-    if fields
-        .get("taskId")
-        .is_some_and(|v| !v.is_null() && as_int(v).is_none())
-    {
-        types = types.with_field(
-            "taskId",
-            "The field `taskId` requires data type `int` for this request",
-        );
-    }
-    if fields
-        .get("text")
-        .is_some_and(|v| !v.is_null() && !v.is_string())
-    {
-        types = types.with_field(
-            "text",
-            "The field `text` requires data type `string` for this request",
-        );
-    }
-    if types.has_items() {
-        return Err(types);
-    }
+    check_types(
+        top,
+        fields,
+        &[
+            (
+                "taskId",
+                is_int,
+                "The field `taskId` requires data type `int` for this request",
+            ),
+            (
+                "text",
+                Value::is_string,
+                "The field `text` requires data type `string` for this request",
+            ),
+        ],
+    )?;
     let mut dto = Failure::dto(msg::DTO_VALIDATION_DURING);
     let task_id = fields.get("taskId").and_then(as_int);
     if task_id.is_none() {
@@ -76,17 +52,6 @@ pub(crate) fn send(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Val
         Some(t) if t.is_member(ctx.user) => t.chat_id,
         _ => return Err(Failure::access_denied("taskId")),
     };
-    let id = ctx.data.take_message_id();
-    let date = ctx.now_secs();
-    ctx.data.messages.insert(
-        id,
-        MessageRec {
-            id,
-            chat_id,
-            author_id: ctx.user,
-            text: text.to_owned(),
-            date,
-        },
-    );
+    ctx.post_message(chat_id, text.to_owned());
     Ok(serde_json::json!({ "result": true }))
 }

@@ -57,18 +57,7 @@ pub(crate) fn message_add(
     let message = text_param(params, "MESSAGE")
         .filter(|m| !m.trim().is_empty())
         .ok_or_else(|| classic("MESSAGE_EMPTY", "Message can't be empty"))?;
-    let id = ctx.data.take_message_id();
-    let date = ctx.now_secs();
-    ctx.data.messages.insert(
-        id,
-        MessageRec {
-            id,
-            chat_id,
-            author_id: ctx.user,
-            text: message,
-            date,
-        },
-    );
+    let id = ctx.post_message(chat_id, message);
     Ok(Value::from(id))
 }
 

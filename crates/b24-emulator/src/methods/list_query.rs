@@ -7,7 +7,7 @@ use b24_types::ErrorCode;
 use serde_json::{Map, Value};
 
 use super::results::RESULT_DTO_FIELDS;
-use super::USER_DTO_FIELDS;
+use super::{invalid_select, unknown_field, USER_DTO_FIELDS};
 use crate::failure::{msg, Failure};
 use crate::model::ResultRec;
 
@@ -53,11 +53,6 @@ fn invalid_pagination() -> Failure {
         ErrorCode::V3InvalidPagination,
         "Unable to recognize the pagination parameter",
     )
-}
-
-fn unknown_field(place: &str, field: &str, entity: &str) -> Failure {
-    let text = format!("Unknown field `{field}` for entity `{entity}`");
-    Failure::v3(400, ErrorCode::V3UnknownDtoProperty, text.clone()).with_field(place, text)
 }
 
 /// One filter condition or group.
@@ -367,12 +362,7 @@ fn parse_select(v: Option<&Value>) -> Result<Select, Failure> {
             })
         }
         Some(Value::Array(items)) => items,
-        Some(_) => {
-            return Err(Failure::plain400(
-                ErrorCode::V3InvalidSelect,
-                "Unable to recognize the select expression",
-            ))
-        }
+        Some(_) => return Err(invalid_select()),
     };
     let mut select = Select {
         default_fields: items.is_empty(),
@@ -381,10 +371,7 @@ fn parse_select(v: Option<&Value>) -> Result<Select, Failure> {
     };
     for item in items {
         let Some(name) = item.as_str() else {
-            return Err(Failure::plain400(
-                ErrorCode::V3InvalidSelect,
-                "Unable to recognize the select expression",
-            ));
+            return Err(invalid_select());
         };
         match name.split_once('.') {
             None if name == "author" => select.author = Some(None),

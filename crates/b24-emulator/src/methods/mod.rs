@@ -11,7 +11,7 @@ use b24_types::{DateTime, ErrorCode};
 use serde_json::{Map, Value};
 
 use crate::failure::Failure;
-use crate::model::{Data, UserRec};
+use crate::model::{Data, MessageRec, UserRec};
 
 /// What a method sees of a call.
 #[derive(Debug)]
@@ -32,6 +32,24 @@ impl Ctx<'_> {
 
     pub(crate) fn now_secs(&self) -> i64 {
         self.now.floor() as i64
+    }
+
+    /// Stores a message by the calling user in chat `chat_id`, dated now; returns
+    /// its new id.
+    pub(crate) fn post_message(&mut self, chat_id: u64, text: String) -> u64 {
+        let id = self.data.take_message_id();
+        let date = self.now_secs();
+        self.data.messages.insert(
+            id,
+            MessageRec {
+                id,
+                chat_id,
+                author_id: self.user,
+                text,
+                date,
+            },
+        );
+        id
     }
 }
 
@@ -94,18 +112,69 @@ pub(crate) fn as_int(v: &Value) -> Option<i64> {
     v.as_i64()
 }
 
-/// `fields` as an object. A PHP empty array (`[]`) reads as an empty object.
-/// `Err(None)` when missing or null, `Err(Some(()))` when of another type.
-pub(crate) fn object_param<'p>(
+/// True for a JSON integer (see [`as_int`]).
+pub(crate) fn is_int(v: &Value) -> bool {
+    as_int(v).is_some()
+}
+
+/// The `fields` object of a REST 3.0 write. A PHP empty array (`[]`) reads as an
+/// empty object. A missing or null `fields` answers REQUESTVALIDATIONEXCEPTION
+/// (message `top`) with `missing`, one of another type with `wrong_type`: each
+/// method words these as its documentation shows.
+pub(crate) fn fields_param<'p>(
     params: &'p Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'p Map<String, Value>>, ()> {
-    match params.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => Ok(Some(m)),
-        Some(Value::Array(a)) if a.is_empty() => Ok(Some(empty_map())),
-        Some(_) => Err(()),
+    top: &str,
+    missing: &str,
+    wrong_type: &str,
+) -> Result<&'p Map<String, Value>, Failure> {
+    match params.get("fields") {
+        None | Some(Value::Null) => Err(Failure::request(top, "fields", missing)),
+        Some(Value::Object(m)) => Ok(m),
+        Some(Value::Array(a)) if a.is_empty() => Ok(empty_map()),
+        Some(_) => Err(Failure::request(top, "fields", wrong_type)),
     }
+}
+
+/// The type check of one field: its key, whether a value has the wanted type, and
+/// the message when it has not.
+pub(crate) type TypeCheck<'a> = (&'a str, fn(&Value) -> bool, &'a str);
+
+/// Checks the types of `fields`: REQUESTVALIDATIONEXCEPTION (message `top`) with an
+/// item for each checked key that is present, not null and of another type, in the
+/// order of `checks`; `Ok` when there is none.
+pub(crate) fn check_types(
+    top: &str,
+    fields: &Map<String, Value>,
+    checks: &[TypeCheck<'_>],
+) -> Result<(), Failure> {
+    let mut failure = Failure::v3(400, ErrorCode::V3RequestValidation, top);
+    for (key, has_type, message) in checks {
+        if fields
+            .get(*key)
+            .is_some_and(|v| !v.is_null() && !has_type(v))
+        {
+            failure = failure.with_field(key, *message);
+        }
+    }
+    if failure.has_items() {
+        Err(failure)
+    } else {
+        Ok(())
+    }
+}
+
+/// UNKNOWNDTOPROPERTYEXCEPTION (400) about `field` of `entity`, reported at `place`.
+pub(crate) fn unknown_field(place: &str, field: &str, entity: &str) -> Failure {
+    let text = format!("Unknown field `{field}` for entity `{entity}`");
+    Failure::v3(400, ErrorCode::V3UnknownDtoProperty, text.clone()).with_field(place, text)
+}
+
+/// INVALIDSELECTEXCEPTION (400): a `select` that is not a list of names.
+pub(crate) fn invalid_select() -> Failure {
+    Failure::plain400(
+        ErrorCode::V3InvalidSelect,
+        "Unable to recognize the select expression",
+    )
 }
 
 fn empty_map() -> &'static Map<String, Value> {

@@ -6,7 +6,7 @@ use b24_types::{
 use serde_json::{Map, Value};
 
 use super::list_query::{self, Select};
-use super::{as_int, internal, object_param, user_json, Ctx};
+use super::{as_int, check_types, fields_param, internal, is_int, user_json, Ctx};
 use crate::failure::{msg, Failure};
 use crate::model::ResultRec;
 
@@ -109,8 +109,16 @@ fn unknown_field_in_fields() -> Failure {
     Failure::v3(400, ErrorCode::V3UnknownDtoProperty, text).with_field("fields", text)
 }
 
-fn text_is_blank(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| s.trim().is_empty())
+/// Adds to `dto` the item about a `fields.text` that is absent or null (`missing`,
+/// as each method words it) or blank.
+fn check_text(dto: Failure, fields: &Map<String, Value>, missing: &str) -> Failure {
+    match fields.get("text") {
+        None | Some(Value::Null) => dto.with_field("text", missing),
+        Some(v) if v.as_str().is_some_and(|s| s.trim().is_empty()) => {
+            dto.with_field("text", "The required field \"text\" is not filled")
+        }
+        Some(_) => dto,
+    }
 }
 
 const NOT_FILLABLE_FILE_IDS: &str = "Field `fileIds` is not available for filling";
@@ -118,59 +126,36 @@ const NOT_FILLABLE_FILE_IDS: &str = "Field `fileIds` is not available for fillin
 /// `tasks.task.result.add`.
 pub(crate) fn add(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
     let top = msg::REQUEST_VALIDATION;
-    let fields = match object_param(params, "fields") {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            return Err(Failure::request(
-                top,
-                "fields",
-                "Required field `fields` is not specified",
-            ))
-        }
-        Err(()) => {
-            return Err(Failure::request(
-                top,
-                "fields",
-                "Field `fields` requires `array` data type for this request",
-            ))
-        }
-    };
+    let fields = fields_param(
+        params,
+        top,
+        "Required field `fields` is not specified",
+        "Field `fields` requires `array` data type for this request",
+    )?;
     reject_unknown(fields)?;
 
-    let mut types = Failure::v3(400, ErrorCode::V3RequestValidation, top);
-    if let Some(v) = fields.get("taskId") {
-        if !v.is_null() && as_int(v).is_none() {
-            types = types.with_field(
+    check_types(
+        top,
+        fields,
+        &[
+            (
                 "taskId",
+                is_int,
                 "Field `taskId` requires `int` data type for this request",
-            );
-        }
-    }
-    if let Some(v) = fields.get("text") {
-        if !v.is_null() && !v.is_string() {
-            types = types.with_field(
+            ),
+            (
                 "text",
+                Value::is_string,
                 "Field `text` requires `string` data type for this request",
-            );
-        }
-    }
-    if types.has_items() {
-        return Err(types);
-    }
+            ),
+        ],
+    )?;
 
     let mut dto = Failure::dto(msg::DTO_VALIDATION);
     if !fields.contains_key("taskId") {
         dto = dto.with_field("taskId", "Required field `taskId` is not specified");
     }
-    match fields.get("text") {
-        None | Some(Value::Null) => {
-            dto = dto.with_field("text", "Required field `text` is not specified");
-        }
-        Some(v) if text_is_blank(v) => {
-            dto = dto.with_field("text", "The required field \"text\" is not filled");
-        }
-        Some(_) => {}
-    }
+    dto = check_text(dto, fields, "Required field `text` is not specified");
     if fields.contains_key("fileIds") {
         dto = dto.with_field("fileIds", NOT_FILLABLE_FILE_IDS);
     }
@@ -231,36 +216,25 @@ pub(crate) fn add_from_chat_message(
     params: &Map<String, Value>,
 ) -> Result<Value, Failure> {
     let top = msg::REQUEST_VALIDATION_DURING;
-    let fields = match object_param(params, "fields") {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            return Err(Failure::request(
-                top,
-                "fields",
-                "Required field `fields` is missing",
-            ))
-        }
-        Err(()) => {
-            return Err(Failure::request(
-                top,
-                "fields",
-                "Field `fields` requires data type `array` for this request",
-            ))
-        }
-    };
+    let fields = fields_param(
+        params,
+        top,
+        "Required field `fields` is missing",
+        "Field `fields` requires data type `array` for this request",
+    )?;
     // Only `messageId` may be sent; `fileIds` is a known, read-only field.
     if fields.keys().any(|k| k != "messageId" && k != "fileIds") {
         return Err(unknown_field_in_fields());
     }
-    if let Some(v) = fields.get("messageId") {
-        if !v.is_null() && as_int(v).is_none() {
-            return Err(Failure::request(
-                top,
-                "messageId",
-                "Field `messageId` requires data type `int` for this request",
-            ));
-        }
-    }
+    check_types(
+        top,
+        fields,
+        &[(
+            "messageId",
+            is_int,
+            "Field `messageId` requires data type `int` for this request",
+        )],
+    )?;
     let mut dto = Failure::dto(msg::DTO_VALIDATION);
     let message_id = fields.get("messageId").and_then(as_int);
     if message_id.is_none() {
@@ -335,43 +309,27 @@ fn require_id(params: &Map<String, Value>, delete: bool) -> Result<u64, Failure>
 pub(crate) fn update(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
     let top = msg::REQUEST_VALIDATION;
     let id = require_id(params, false)?;
-    let fields = match object_param(params, "fields") {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            return Err(Failure::request(
-                top,
-                "fields",
-                "Required field `fields` is missing",
-            ))
-        }
-        Err(()) => {
-            return Err(Failure::request(
-                top,
-                "fields",
-                "Field `fields` requires `array` data type for this request",
-            ))
-        }
-    };
+    let fields = fields_param(
+        params,
+        top,
+        "Required field `fields` is missing",
+        "Field `fields` requires `array` data type for this request",
+    )?;
     reject_unknown(fields)?;
-    if let Some(v) = fields.get("text") {
-        if !v.is_null() && !v.is_string() {
-            return Err(Failure::request(
-                top,
-                "text",
-                "Field `text` requires `string` data type for this request",
-            ));
-        }
-    }
-    let mut dto = Failure::dto(msg::DTO_VALIDATION);
-    match fields.get("text") {
-        None | Some(Value::Null) => {
-            dto = dto.with_field("text", "Required field `text` is missing");
-        }
-        Some(v) if text_is_blank(v) => {
-            dto = dto.with_field("text", "The required field \"text\" is not filled");
-        }
-        Some(_) => {}
-    }
+    check_types(
+        top,
+        fields,
+        &[(
+            "text",
+            Value::is_string,
+            "Field `text` requires `string` data type for this request",
+        )],
+    )?;
+    let mut dto = check_text(
+        Failure::dto(msg::DTO_VALIDATION),
+        fields,
+        "Required field `text` is missing",
+    );
     for key in fields.keys() {
         if key != "text" {
             dto = dto.with_field(key, format!("Field `{key}` is not available for filling"));

@@ -3,7 +3,7 @@
 use b24_types::{ChatId, ErrorCode, Task, TaskChat, TaskId};
 use serde_json::{Map, Value};
 
-use super::{as_int, internal, Ctx};
+use super::{as_int, internal, invalid_select, unknown_field, Ctx};
 use crate::failure::{msg, Failure};
 
 /// Plain fields this emulator knows on a task.
@@ -49,10 +49,7 @@ pub(crate) fn get(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Valu
         Some(Value::Array(items)) => {
             for item in items {
                 let Some(name) = item.as_str() else {
-                    return Err(Failure::plain400(
-                        ErrorCode::V3InvalidSelect,
-                        "Unable to recognize the select expression",
-                    ));
+                    return Err(invalid_select());
                 };
                 match name.split_once('.') {
                     None if name == "chat" => {
@@ -61,34 +58,17 @@ pub(crate) fn get(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Valu
                     None => plain.push(name.to_owned()),
                     Some(("chat", sub)) => {
                         if !CHAT_FIELDS.contains(&sub) {
-                            let text = format!("Unknown field `{sub}` for entity `ChatDto`");
-                            return Err(Failure::v3(
-                                400,
-                                ErrorCode::V3UnknownDtoProperty,
-                                text.clone(),
-                            )
-                            .with_field("select", text));
+                            return Err(unknown_field("select", sub, "ChatDto"));
                         }
                         chat.get_or_insert_with(Vec::new).push(sub.to_owned());
                     }
                     Some((relation, _)) => {
-                        let text = format!("Unknown field `{relation}` for entity `TaskDto`");
-                        return Err(Failure::v3(
-                            400,
-                            ErrorCode::V3UnknownDtoProperty,
-                            text.clone(),
-                        )
-                        .with_field("select", text));
+                        return Err(unknown_field("select", relation, "TaskDto"));
                     }
                 }
             }
         }
-        Some(_) => {
-            return Err(Failure::plain400(
-                ErrorCode::V3InvalidSelect,
-                "Unable to recognize the select expression",
-            ))
-        }
+        Some(_) => return Err(invalid_select()),
     }
     let Some(task) = u64::try_from(id)
         .ok()

@@ -5,8 +5,9 @@
 //! `tasks.task.get`, the v3 batch, and the classic `im.message.add` /
 //! `im.dialog.messages.get`, with the documented envelopes, validation errors,
 //! limits (leaky bucket, per-method operating time), `Idempotency-Key`, webhooks and
-//! OAuth with rotating refresh tokens. Faults (status/body, delay, dropped
-//! connection, truncated body, apply-then-drop) can be scripted per method.
+//! OAuth with rotating refresh tokens. Faults (status/body, delay, a slow write that
+//! overlaps a same-key repeat, dropped connection, truncated body, apply-then-drop)
+//! can be scripted per method.
 //!
 //! It stands on `b24-types` alone, never on the client crates, so it cannot share
 //! their bugs. `docs/emulator.md` in the repository lists every behaviour and the

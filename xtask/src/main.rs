@@ -1,6 +1,7 @@
 //! Repository automation, run as `cargo xtask <task>`.
 //!
-//! - `ci`: what CI runs: format check, clippy with warnings denied, the test suite.
+//! - `ci`: what CI runs: format check, clippy with warnings denied, the API docs with
+//!   warnings denied, the test suite, the dependency rules.
 //! - `test`: the test suite alone (the README's test command runs the same).
 //! - `bench`: the benchmarks, writing their ratios to `docs/benchmarks.md`.
 //! - `deps`: the dependency rules alone (also the last step of `ci`): b24-types and
@@ -50,6 +51,21 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// The API docs build without a warning (broken intra-doc links, missing docs).
+fn docs() -> Result<(), String> {
+    println!("$ RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .status()
+        .map_err(|e| format!("cargo doc: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("cargo doc --workspace --no-deps".into())
+    }
+}
+
 /// The README's test command, then the adapter's tests with its `tracing` feature on
 /// (they check that spans never record a secret or a URI).
 fn test() -> Result<(), String> {
@@ -78,6 +94,7 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
+    docs()?;
     test()?;
     check_core_deps()
 }

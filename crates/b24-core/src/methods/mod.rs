@@ -18,6 +18,7 @@
 //! | [`ImMessageAdd`] | `im.message.add` | classic | [`MessageId`](crate::types::MessageId) |
 //! | [`RawCall`] | any | either | `serde_json::Value` |
 //! | [`BatchV3`] | `batch` | 3.0 | `Vec<serde_json::Value>` |
+//! | [`ClassicBatch`] | `batch` | classic | [`ClassicBatchResult`] |
 
 /// Writes the `name`, `api` and `repeat` of a [`Method`](crate::Method) impl whose
 /// name is the type's `NAME` constant and whose API and repeat class never vary:
@@ -40,6 +41,7 @@ macro_rules! method_identity {
 
 mod batch;
 mod chat;
+mod classic_batch;
 mod im;
 mod list;
 mod raw;
@@ -49,6 +51,7 @@ mod text;
 
 pub use batch::{BatchCommand, BatchRef, BatchV3};
 pub use chat::TaskChatMessageSend;
+pub use classic_batch::{ClassicBatch, ClassicBatchResult, ClassicCommand};
 pub use im::{DialogId, ImMessageAdd};
 pub use list::{
     Condition, Direction, FilterField, FilterGroup, FilterItem, FilterValue, Logic, Operator,

@@ -720,6 +720,8 @@ fn run_accepted(
     let outcome = if v3 && method == "batch" {
         crate::batch::run(state, cfg, caller, params, now)
             .map(|(result, time)| envelope(result, time))
+    } else if !v3 && method == "batch" {
+        Ok(crate::classic_batch::run(state, cfg, caller, params, now))
     } else {
         let exists = if v3 {
             methods::V3_METHODS.contains(&method)

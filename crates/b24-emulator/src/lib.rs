@@ -101,6 +101,7 @@
 
 mod auth;
 mod batch;
+mod classic_batch;
 mod clock;
 mod config;
 mod emulator;

@@ -11,6 +11,7 @@
 
 mod batch;
 mod chat_and_tasks;
+mod classic_batch;
 mod extremes;
 mod faults;
 mod https;

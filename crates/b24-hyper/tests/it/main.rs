@@ -12,6 +12,7 @@
 #[path = "../../examples/blocking_transport.rs"]
 #[allow(dead_code)]
 mod blocking_transport;
+mod classic_batch;
 mod credentials;
 mod custom_transport;
 mod durations;

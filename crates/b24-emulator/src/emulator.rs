@@ -82,6 +82,14 @@ impl Default for Emulator {
 }
 
 /// A JSON response with the given status.
+/// The OAuth server's error body: `{"error","error_description"}`.
+fn oauth_error(status: u16, code: &str, description: &str) -> Response<Bytes> {
+    json_response(
+        status,
+        &serde_json::json!({"error": code, "error_description": description}),
+    )
+}
+
 pub(crate) fn json_response(status: u16, body: &Value) -> Response<Bytes> {
     bytes_response(
         status,
@@ -391,6 +399,33 @@ impl Emulator {
     }
 
     /// A token answer for a grant, with endpoints filled from where we are served.
+    /// Takes a grant (a refresh token or an authorization code, one use only) from
+    /// whichever portal issued it and answers with a fresh token pair, or with
+    /// `invalid_grant` when no portal knows it or it has expired.
+    fn redeem(
+        &self,
+        take: impl Fn(&mut crate::auth::TokenStore) -> Option<crate::auth::Grant>,
+        now: f64,
+        first: bool,
+        invalid: &str,
+    ) -> Response<Bytes> {
+        for portal in &self.inner.portals {
+            let mut state = portal.inner.lock();
+            let Some(grant) = take(&mut state.tokens) else {
+                continue;
+            };
+            if grant.expires_at <= now {
+                break;
+            }
+            let (a, r) = state
+                .tokens
+                .issue(grant.user, now, portal.inner.config.access_ttl);
+            drop(state);
+            return json_response(200, &self.token_answer(portal, grant.user, a, r, first));
+        }
+        oauth_error(400, "invalid_grant", invalid)
+    }
+
     fn token_answer(
         &self,
         portal: &Portal,
@@ -438,12 +473,6 @@ impl Emulator {
                 .map(str::to_owned)
                 .unwrap_or_default()
         };
-        let oauth_error = |status: u16, code: &str, description: &str| {
-            json_response(
-                status,
-                &serde_json::json!({"error": code, "error_description": description}),
-            )
-        };
         let grant_type = get("grant_type");
         if grant_type.is_empty() {
             return oauth_error(400, "invalid_request", "grant_type is required");
@@ -458,52 +487,18 @@ impl Emulator {
         }
         let now = self.inner.clock.now();
         match grant_type.as_str() {
-            "refresh_token" => {
-                let token = get("refresh_token");
-                for portal in &self.inner.portals {
-                    let mut state = portal.inner.lock();
-                    let Some(grant) = state.tokens.refresh.remove(&token) else {
-                        continue;
-                    };
-                    if grant.expires_at <= now {
-                        break;
-                    }
-                    let (a, r) =
-                        state
-                            .tokens
-                            .issue(grant.user, now, portal.inner.config.access_ttl);
-                    drop(state);
-                    return json_response(200, &self.token_answer(portal, grant.user, a, r, false));
-                }
-                oauth_error(
-                    400,
-                    "invalid_grant",
-                    "The refresh token is invalid or expired",
-                )
-            }
-            "authorization_code" => {
-                let code = get("code");
-                for portal in &self.inner.portals {
-                    let mut state = portal.inner.lock();
-                    let Some(grant) = state.tokens.codes.remove(&code) else {
-                        continue;
-                    };
-                    if grant.expires_at <= now {
-                        break;
-                    }
-                    let (a, r) =
-                        state
-                            .tokens
-                            .issue(grant.user, now, portal.inner.config.access_ttl);
-                    drop(state);
-                    return json_response(200, &self.token_answer(portal, grant.user, a, r, true));
-                }
-                oauth_error(
-                    400,
-                    "invalid_grant",
-                    "The authorization code is invalid or expired",
-                )
-            }
+            "refresh_token" => self.redeem(
+                |tokens| tokens.refresh.remove(&get("refresh_token")),
+                now,
+                false,
+                "The refresh token is invalid or expired",
+            ),
+            "authorization_code" => self.redeem(
+                |tokens| tokens.codes.remove(&get("code")),
+                now,
+                true,
+                "The authorization code is invalid or expired",
+            ),
             _ => oauth_error(400, "invalid_request", "Unsupported grant_type"),
         }
     }

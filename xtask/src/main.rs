@@ -123,6 +123,8 @@ const DEP_RULES: &[(&str, &[&str])] = &[
             "hyper-util",
             "hyper-rustls",
             "b24-hyper",
+            "redis",
+            "fred",
         ],
     ),
     // The emulator stands beside the client on b24-types alone, so that it cannot

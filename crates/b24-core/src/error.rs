@@ -153,6 +153,11 @@ pub enum Error {
     /// An exchange was driven out of order (a bug in the adapter driving it).
     #[error("exchange misuse: {0}")]
     ExchangeMisuse(&'static str),
+
+    /// A shared-state store (the request bucket, the operating budgets, the token
+    /// pair) failed on an operation the call needed before sending: nothing was sent.
+    #[error("{0}; nothing was sent")]
+    Store(#[source] crate::engine::StoreError),
 }
 
 impl Error {
@@ -180,7 +185,7 @@ impl Error {
             Error::DeadlineExceeded { last, .. } => last.as_ref().and_then(|e| e.status()),
             Error::TokenRefresh(e) => Some(e.status).filter(|s| *s != 0),
             Error::TokenRejected { status, .. } => Some(*status),
-            Error::Transport { .. } | Error::ExchangeMisuse(_) => None,
+            Error::Transport { .. } | Error::ExchangeMisuse(_) | Error::Store(_) => None,
         }
     }
 
@@ -210,7 +215,8 @@ impl Error {
             | Error::UnexpectedBody { .. }
             | Error::Transport { .. }
             | Error::TokenRefresh(_)
-            | Error::ExchangeMisuse(_) => None,
+            | Error::ExchangeMisuse(_)
+            | Error::Store(_) => None,
         }
     }
 

@@ -77,6 +77,7 @@ mod method;
 pub mod methods;
 pub mod paging;
 mod portal;
+pub mod registry;
 mod reply;
 mod request;
 mod response;

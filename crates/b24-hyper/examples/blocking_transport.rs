@@ -6,7 +6,7 @@
 //! of its own, on a background thread), then posts a message to a task's chat and
 //! turns it into the task's result. Every call goes through the core's `Exchange`,
 //! which decides about rate limits, retries and idempotency keys; this file only sends
-//! bytes and sleeps. docs/custom-transport.md walks through it.
+//! bytes, sleeps and runs the store operations the engine asks for. docs/custom-transport.md walks through it.
 #![allow(clippy::print_stdout)]
 
 use std::io::{ErrorKind, Read, Write};
@@ -19,12 +19,13 @@ use b24_core::engine::{
     TransportFailure,
 };
 use b24_core::methods::{DialogId, ImMessageAdd, TaskResultAddFromChatMessage};
+use b24_core::registry::{CredentialId, Registry};
 use b24_core::types::{ChatId, TaskId};
 use b24_core::{http, Method, Portal, Reply};
 
 /// The longest response read.
 const MAX_RESPONSE: u64 = 4 * 1024 * 1024;
-/// Time allowed for connecting, writing and each read.
+/// Time allowed for connecting, writing and each read, at most.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,16 +39,19 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     let portal = Portal::builder()
         .allow_insecure_loopback()
         .webhook(&webhook_url)?;
-    // One per portal, shared by every call to it. Seed it with OS randomness in
-    // production (it seeds idempotency keys and backoff jitter).
-    let state = PortalState::new(0x0b24_5eed);
+    // Who shares what (the bucket per host, budgets per webhook or app, tokens per
+    // user) is the registry's rule. Seed it with OS randomness in production (it
+    // seeds idempotency keys, backoff jitter and refresh lease ids).
+    let registry = Registry::new(0x0b24_5eed);
+    let lease = registry.lease(&portal, &CredentialId::of(&portal, None), now());
+    let state = lease.state();
 
     let chat = ChatId::new(58)?; // task 51's chat in the emulator's seeded data
     let post = ImMessageAdd::new(DialogId::chat(chat), "Posted by a blocking client")?;
-    let message = call(&portal, &state, post)?.result;
+    let message = call(&portal, state, post)?.result;
     println!("posted message {message} to chat{chat}");
 
-    let result = call(&portal, &state, TaskResultAddFromChatMessage::new(message))?.result;
+    let result = call(&portal, state, TaskResultAddFromChatMessage::new(message))?.result;
     println!(
         "result {} of task {} made from message {message}",
         result.id,
@@ -65,17 +69,16 @@ fn call<M: Method>(
     let mut exchange = Exchange::new(portal, method, state)?;
     loop {
         match exchange.poll(now()) {
-            Action::Send(request) => match send(&request) {
+            // A call attempt or an OAuth token refresh: both are just sends, cut at
+            // the deadline that travels with them.
+            Action::Send(outgoing) => match send(&outgoing, outgoing.time_left(now())) {
                 Ok(response) => exchange.handle_response(response, now()),
                 Err(failure) => exchange.handle_transport_error(failure, now()),
             },
             Action::Wait { until, .. } => std::thread::sleep(wait_duration(now(), until)),
+            // A shared store's operation (never with the in-memory default).
+            Action::Store(task) => exchange.handle_store(task.wait(), now()),
             Action::Done(result) => return result,
-            // Webhook portals never need a token; an OAuth adapter refreshes here
-            // (see docs/custom-transport.md).
-            Action::RefreshToken(_) => {
-                return Err(b24_core::Error::ExchangeMisuse("no OAuth in this example"))
-            }
             _ => return Err(b24_core::Error::ExchangeMisuse("unknown action")),
         }
     }
@@ -90,7 +93,18 @@ fn now() -> Timestamp {
 
 /// Sends one request over a fresh `TcpStream` and reads the whole answer, telling the
 /// engine whether a failure happened before anything was sent.
-fn send(request: &http::Request<Bytes>) -> Result<http::Response<Bytes>, TransportFailure> {
+fn send(
+    request: &http::Request<Bytes>,
+    left: Option<Duration>,
+) -> Result<http::Response<Bytes>, TransportFailure> {
+    // The engine's deadline, within this client's own time limit.
+    let timeout = left.map_or(TIMEOUT, |left| left.min(TIMEOUT));
+    if timeout.is_zero() {
+        return Err(TransportFailure::new(
+            TransportErrorKind::Timeout,
+            SentState::NotSent,
+        ));
+    }
     let uri = request.uri();
     let (Some("http"), Some(host)) = (uri.scheme_str(), uri.host()) else {
         // This small client speaks plain HTTP only (the emulator's loopback mode).
@@ -102,7 +116,7 @@ fn send(request: &http::Request<Bytes>) -> Result<http::Response<Bytes>, Transpo
         .and_then(|mut addrs| addrs.next())
         .ok_or_else(TransportFailure::connect)?;
     // Nothing has left yet: a failure here is "not sent", which any call may retry.
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT)
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)
         .map_err(|e| TransportFailure::connect().with_source(e))?;
     // From here on the request may have reached the server.
     let maybe_sent = |e: std::io::Error| {
@@ -112,9 +126,9 @@ fn send(request: &http::Request<Bytes>) -> Result<http::Response<Bytes>, Transpo
         };
         TransportFailure::new(kind, SentState::MaybeSent).with_source(e)
     };
-    stream.set_read_timeout(Some(TIMEOUT)).map_err(maybe_sent)?;
+    stream.set_read_timeout(Some(timeout)).map_err(maybe_sent)?;
     stream
-        .set_write_timeout(Some(TIMEOUT))
+        .set_write_timeout(Some(timeout))
         .map_err(maybe_sent)?;
 
     let mut head = format!(

@@ -59,7 +59,7 @@ fn main() {
             .unwrap();
             let state = client.portal_state(&portal);
             for name in names.iter().take(methods) {
-                state.budgets().record(name, &time, now);
+                let _ = state.budgets().record(name, &time, now);
             }
         }
     }

@@ -3,9 +3,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use b24_core::engine::{BucketConfig, BudgetConfig, OAuthApp, RetryPolicy};
+use b24_core::registry::{MemoryBackend, Registry, StoreBackend};
 use http::HeaderValue;
 use rustls::pki_types::CertificateDer;
 
@@ -78,6 +80,7 @@ pub struct ClientBuilder {
     pub(crate) policy: RetryPolicy,
     pub(crate) oauth_app: Option<OAuthApp>,
     pub(crate) idle_portal_timeout: Duration,
+    pub(crate) store_backend: Arc<dyn StoreBackend>,
     pending: Option<BuildError>,
 }
 
@@ -106,6 +109,7 @@ impl fmt::Debug for ClientBuilder {
             .field("policy", &self.policy)
             .field("oauth_app", &self.oauth_app)
             .field("idle_portal_timeout", &self.idle_portal_timeout)
+            .field("store_backend", &self.store_backend)
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +135,7 @@ impl ClientBuilder {
             policy: RetryPolicy::default(),
             oauth_app: None,
             idle_portal_timeout: DEFAULT_IDLE_PORTAL_TIMEOUT,
+            store_backend: Arc::new(MemoryBackend),
             pending: None,
         }
     }
@@ -267,6 +272,28 @@ impl ClientBuilder {
     pub fn idle_portal_timeout(mut self, timeout: Duration) -> Self {
         self.idle_portal_timeout = timeout;
         self
+    }
+
+    /// Where the shared state of portals lives (default: this process's memory). A
+    /// backend on a server (`b24_redis::RedisBackend`) makes every process using it
+    /// share each portal's request bucket, operating budgets, OAuth tokens and what
+    /// the portal showed about idempotency keys.
+    pub fn store_backend(mut self, backend: Arc<dyn StoreBackend>) -> Self {
+        self.store_backend = backend;
+        self
+    }
+
+    /// The registry the client's calls look their state up in.
+    pub(crate) fn registry(&self) -> Registry {
+        let registry = Registry::new(tls::random_seed())
+            .backend(Arc::clone(&self.store_backend))
+            .bucket(self.bucket)
+            .budget(self.budget)
+            .idle_timeout(self.idle_portal_timeout);
+        match &self.oauth_app {
+            Some(app) => registry.oauth_app(app.clone()),
+            None => registry,
+        }
     }
 
     /// Builds the client: the TLS configuration, the resolver and the pool.

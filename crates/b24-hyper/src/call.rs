@@ -1,22 +1,19 @@
 //! Running one call: every call goes through the core's [`Exchange`], which decides
 //! about limits, retries, idempotency keys and tokens. This module only carries its
-//! decisions out: it sends, sleeps with `tokio::time::sleep_until`, and refreshes.
-
-use std::time::SystemTime;
+//! decisions out: it sends, sleeps, and awaits the store operations it asks for.
 
 use b24_core::engine::{
-    wait_duration, Action, Exchange, ExchangeOptions, RefreshNeeded, RefreshPlan, RetryPolicy,
-    SentState as CoreSent, Timestamp, TokenGeneration, TransportErrorKind, TransportFailure,
+    wait_duration, Action, Exchange, ExchangeOptions, Purpose, RetryPolicy, SentState as CoreSent,
+    TransportErrorKind, TransportFailure,
 };
 use b24_core::methods::{BatchV3, RawCall};
-use b24_core::{IdempotencyKey, InputError, Method, Portal, Reply};
+use b24_core::registry::CredentialId;
+use b24_core::{IdempotencyKey, Method, Portal, Reply};
 
 use crate::builder::limit_policy;
-use crate::client::{Client, Inner};
+use crate::client::{now, Client, Inner};
 use crate::connect::check_scheme_parts;
-use crate::credential::CredentialId;
 use crate::error::{Error, SentState, TransportError};
-use crate::portals::CredentialEntry;
 use crate::trace;
 
 /// Per-call options: the idempotency key and the retry policy.
@@ -111,14 +108,13 @@ impl Client {
         .map_err(|_| Error::Transport(TransportError::InsecureScheme))?;
 
         let credential = CredentialId::of(portal, self.oauth_user.as_ref());
-        let entry = inner.portals.lease(portal, &credential);
+        let lease = inner.registry.lease(portal, &credential, now());
         let policy = limit_policy(options.policy.unwrap_or_else(|| settings.policy.clone()));
         let policy = if policy.get_deadline().is_none() {
             policy.deadline(settings.call_deadline)
         } else {
             policy
         };
-        let call_deadline = policy.get_deadline();
         let mut exchange_options = ExchangeOptions::new()
             .policy(policy)
             .user_agent(settings.user_agent_text.clone());
@@ -127,10 +123,11 @@ impl Client {
             KeyChoice::Off => exchange_options.without_idempotency_key(),
             KeyChoice::Key(key) => exchange_options.idempotency_key(key),
         };
-        let mut exchange = Exchange::with_options(portal, method, &entry.state, exchange_options)?;
+        let mut exchange = Exchange::with_options(portal, method, lease.state(), exchange_options)?;
         let span = trace::CallSpan::new(exchange.method_name());
-        span.instrument(drive(inner, &entry, &mut exchange, call_deadline, &span))
-            .await
+        let result = span.instrument(drive(inner, &mut exchange, &span)).await;
+        drop(lease);
+        result
     }
 
     /// Runs a method by name with JSON parameters (any REST 3.0 or classic method).
@@ -161,56 +158,55 @@ impl Client {
     }
 }
 
-/// The engine's clock: wall-clock milliseconds.
-fn now() -> Timestamp {
-    Timestamp::from_system_time(SystemTime::now())
-}
-
-/// The call's deadline on the engine's clock: the engine counts its deadline from the
-/// `now` of the first poll, so the same [`Timestamp`] plus the same policy deadline
-/// gives the same instant. Attempts and refreshes are cut off by the time left to it;
-/// nothing here keeps a second clock.
-#[derive(Debug, Clone, Copy)]
-struct CallDeadline(Option<Timestamp>);
-
-impl CallDeadline {
-    /// The deadline of a call whose first poll is at `first_poll`.
-    fn new(first_poll: Timestamp, deadline: Option<std::time::Duration>) -> Self {
-        Self(deadline.map(|d| first_poll.saturating_add(d)))
-    }
-
-    /// The time left until the deadline (zero once past), if there is one.
-    fn remaining(self) -> Option<std::time::Duration> {
-        self.0.map(|d| wait_duration(now(), d))
-    }
-}
-
-/// The loop of the engine's contract: poll, carry out, report back. The engine's
-/// [`Action::Wait`] is slept through as it says; an attempt gets the time left to
-/// the engine's deadline (within the adapter's per-attempt timeout).
+/// The loop of the engine's contract: poll, carry out, report back. Each send gets
+/// the time left to the engine's deadline that travels with it (within the adapter's
+/// per-attempt timeout); waits are slept as the engine says; store operations are
+/// awaited (each is bounded by its store's own time limit).
 async fn drive<M>(
     inner: &Inner,
-    entry: &CredentialEntry,
     exchange: &mut Exchange<M>,
-    deadline: Option<std::time::Duration>,
     span: &trace::CallSpan,
 ) -> Result<Reply<M::Output>, Error>
 where
     M: Method,
 {
-    let first_poll = now();
-    let deadline = CallDeadline::new(first_poll, deadline);
-    let mut at = Some(first_poll);
     loop {
         let mut attempt_span = None;
-        let action = exchange.poll(at.take().unwrap_or_else(now));
+        let action = exchange.poll(now());
         let outcome = match action {
-            Action::Send(request) => {
+            Action::Send(outgoing) if outgoing.purpose() == Purpose::TokenRefresh => {
+                let refresh = trace::RefreshSpan::new();
+                let left = outgoing.time_left(now());
+                let sent = refresh
+                    .instrument(crate::transport::send_attempt(
+                        inner,
+                        outgoing.into_request(),
+                        left,
+                    ))
+                    .await;
+                match sent {
+                    Ok(response) => {
+                        refresh.outcome(if response.status().is_success() {
+                            "answered"
+                        } else {
+                            "refused"
+                        });
+                        exchange.handle_response(response, now());
+                    }
+                    Err(err) => {
+                        refresh.outcome("failed");
+                        exchange.handle_transport_error(to_failure(err), now());
+                    }
+                }
+                None
+            }
+            Action::Send(outgoing) => {
                 let attempt = trace::AttemptSpan::new(exchange.attempts());
+                let left = outgoing.time_left(now());
                 let sent = attempt.instrument(crate::transport::send_attempt(
                     inner,
-                    request,
-                    deadline.remaining(),
+                    outgoing.into_request(),
+                    left,
                 ));
                 match sent.await {
                     Ok(response) => {
@@ -229,12 +225,9 @@ where
                 trace::wait(reason, wait_duration(now(), until)).await;
                 None
             }
-            Action::RefreshToken(need) => {
-                let refresh_span = trace::RefreshSpan::new();
-                let outcome = refresh_span
-                    .instrument(refresh(inner, entry, need, deadline, &refresh_span))
-                    .await;
-                exchange.handle_token(outcome, now());
+            Action::Store(task) => {
+                let outcome = task.await;
+                exchange.handle_store(outcome, now());
                 None
             }
             Action::Done(result) => Some(result.map_err(Error::from)),
@@ -248,74 +241,6 @@ where
         if let Some(result) = outcome {
             return result;
         }
-    }
-}
-
-/// Obtains a fresh token for `entry`'s credential, once for any number of concurrent
-/// callers: the first takes the lock and refreshes; the others wait on the lock, then
-/// find the store's generation moved past theirs and replay without a request.
-async fn refresh(
-    inner: &Inner,
-    entry: &CredentialEntry,
-    need: RefreshNeeded,
-    deadline: CallDeadline,
-    span: &trace::RefreshSpan,
-) -> Result<TokenGeneration, b24_core::Error> {
-    let outcome = refresh_once(inner, entry, need, deadline).await;
-    span.outcome(match &outcome {
-        Ok(RefreshOutcome::Refreshed(_)) => "refreshed",
-        Ok(RefreshOutcome::AlreadyRefreshed(_)) => "already_refreshed",
-        Err(_) => "failed",
-    });
-    outcome.map(|done| match done {
-        RefreshOutcome::Refreshed(g) | RefreshOutcome::AlreadyRefreshed(g) => g,
-    })
-}
-
-/// How a refresh ended well.
-enum RefreshOutcome {
-    /// This call refreshed.
-    Refreshed(TokenGeneration),
-    /// Another call had refreshed meanwhile.
-    AlreadyRefreshed(TokenGeneration),
-}
-
-async fn refresh_once(
-    inner: &Inner,
-    entry: &CredentialEntry,
-    need: RefreshNeeded,
-    deadline: CallDeadline,
-) -> Result<RefreshOutcome, b24_core::Error> {
-    let store = entry.state.tokens().ok_or(InputError::MissingAccessToken)?;
-    let app = inner.oauth_app.as_ref().ok_or_else(|| {
-        InputError::param(
-            "oauth_app",
-            "refreshing a token needs the OAuth application (ClientBuilder::oauth_app)",
-        )
-    })?;
-    let _single_flight = entry.refresh.lock().await;
-    match need.plan(store.as_ref(), app)? {
-        RefreshPlan::AlreadyRefreshed(generation) => {
-            Ok(RefreshOutcome::AlreadyRefreshed(generation))
-        }
-        RefreshPlan::Send { request, pending } => {
-            let response = crate::transport::send_attempt(inner, request, deadline.remaining())
-                .await
-                .map_err(|err| {
-                    let (kind, sent) = kind_and_sent(&err);
-                    b24_core::Error::Transport {
-                        kind,
-                        sent,
-                        source: Some(Box::new(err)),
-                    }
-                })?;
-            pending
-                .finish(store.as_ref(), &response, now())
-                .map(RefreshOutcome::Refreshed)
-        }
-        _ => Err(b24_core::Error::ExchangeMisuse(
-            "the engine returned a refresh plan this adapter does not know",
-        )),
     }
 }
 

@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use b24_core::engine::{OAuthApp, PortalState, RetryPolicy, TokenStore};
+use b24_core::engine::{PortalState, RetryPolicy, Timestamp, TokenStore};
+use b24_core::registry::{CredentialId, OAuthUser, Registry};
 use b24_core::Portal;
 use bytes::Bytes;
 use http::HeaderValue;
@@ -15,9 +16,7 @@ use rustls::ClientConfig;
 
 use crate::builder::ClientBuilder;
 use crate::connect::Connector;
-use crate::credential::{CredentialId, OAuthUser};
 use crate::error::{BuildError, TransportError};
-use crate::portals::Portals;
 use crate::resolve::OverrideResolver;
 
 /// The Bitrix24 client: one pool of HTTP/1.1 and HTTP/2 connections over rustls.
@@ -36,8 +35,12 @@ pub struct Client {
 pub(crate) struct Inner {
     pub(crate) pool: PoolClient<Connector, Full<Bytes>>,
     pub(crate) settings: Settings,
-    pub(crate) portals: Portals,
-    pub(crate) oauth_app: Option<OAuthApp>,
+    pub(crate) registry: Registry,
+}
+
+/// The engine's clock: wall-clock milliseconds.
+pub(crate) fn now() -> Timestamp {
+    Timestamp::from_system_time(std::time::SystemTime::now())
 }
 
 /// Limits and switches the call path reads.
@@ -72,6 +75,7 @@ impl Client {
         tls: Arc<ClientConfig>,
         user_agent: HeaderValue,
     ) -> Self {
+        let registry = builder.registry();
         let resolver = OverrideResolver::new(builder.resolve);
         let connector = Connector::new(
             resolver,
@@ -103,8 +107,7 @@ impl Client {
                     user_agent_text: builder.user_agent,
                     policy: builder.policy,
                 },
-                portals: Portals::new(builder.bucket, builder.budget, builder.idle_portal_timeout),
-                oauth_app: builder.oauth_app,
+                registry,
             }),
             oauth_user: None,
         }
@@ -179,56 +182,94 @@ impl Client {
     /// limiter, start from [`portal_state`](Self::portal_state).
     pub fn register_portal(&self, portal: &Portal, state: PortalState) {
         self.inner
-            .portals
-            .register(portal, &self.credential_id(portal), state);
+            .registry
+            .register(portal, &self.credential_id(portal), state, now());
     }
 
     /// A fresh state with the client's default bucket and budgets (a new limiter) and
     /// a random seed, to adjust (`.bucket(..)`, `.token_store(..)`) and
     /// [`register`](Self::register_portal).
     pub fn new_portal_state(&self) -> PortalState {
-        self.inner.portals.default_state()
+        self.inner.registry.new_state()
     }
 
     /// Registers the token store of an OAuth portal's user (the selected one, see
     /// [`as_oauth_user`](Self::as_oauth_user)), with the host's limiter and the app's
     /// budgets. Refreshed pairs are written to `store` (implement [`TokenStore`] to
-    /// persist them). Kept until forgotten.
+    /// persist them). Kept until forgotten. With a shared store backend
+    /// ([`ClientBuilder::store_backend`]) every OAuth credential already has a token
+    /// store in it: install the first pair there with
+    /// [`install_tokens`](Self::install_tokens) instead.
     pub fn register_oauth_portal(&self, portal: &Portal, store: Arc<dyn TokenStore>) {
         self.inner
-            .portals
-            .register_tokens(portal, &self.credential_id(portal), store);
+            .registry
+            .register_tokens(portal, &self.credential_id(portal), store, now());
     }
 
     /// The shared state calls to `portal` use through this clone (made with the
     /// defaults if there is none yet).
     pub fn portal_state(&self, portal: &Portal) -> PortalState {
         let credential = self.credential_id(portal);
-        self.inner.portals.lease(portal, &credential).state.clone()
+        self.inner
+            .registry
+            .lease(portal, &credential, now())
+            .state()
+            .clone()
+    }
+
+    /// Stores the first token pair of the selected OAuth user of `portal` (after the
+    /// authorization flow, say) in the credential's token store, unless the store
+    /// already holds one (another process installed it first: its pair is kept, and
+    /// its generation returned as the error).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Core`](crate::Error::Core) with [`b24_core::Error::Store`] when the store
+    /// failed; [`b24_core::InputError::MissingAccessToken`] for a webhook portal.
+    pub async fn install_tokens(
+        &self,
+        portal: &Portal,
+        tokens: b24_core::engine::TokenSet,
+    ) -> Result<
+        Result<b24_core::engine::TokenGeneration, b24_core::engine::StaleGeneration>,
+        crate::Error,
+    > {
+        let credential = self.credential_id(portal);
+        let lease = self.inner.registry.lease(portal, &credential, now());
+        let store = lease
+            .tokens()
+            .cloned()
+            .ok_or(b24_core::InputError::MissingAccessToken)
+            .map_err(b24_core::Error::from)?;
+        let stored = store
+            .replace(b24_core::engine::TokenGeneration::NONE, tokens)
+            .await
+            .map_err(b24_core::Error::Store)?;
+        Ok(stored.map(|set| set.generation()))
     }
 
     /// Forgets the state of every credential of the portal's host, and the host's
     /// limiter (an app uninstalled, say). True if it had any.
     pub fn forget_portal(&self, portal: &Portal) -> bool {
-        self.inner.portals.remove_host(portal)
+        self.inner.registry.forget_host(portal)
     }
 
     /// Forgets the state of the credential calls to `portal` run as through this clone
     /// (a user gone, a webhook deleted). True if it had any.
     pub fn forget_credential(&self, portal: &Portal) -> bool {
         self.inner
-            .portals
-            .remove(portal, &self.credential_id(portal))
+            .registry
+            .forget(portal, &self.credential_id(portal))
     }
 
     /// How many portal hosts have state in this client.
     pub fn portal_count(&self) -> usize {
-        self.inner.portals.host_count()
+        self.inner.registry.host_count()
     }
 
     /// How many credentials have state in this client, over every portal.
     pub fn credential_count(&self) -> usize {
-        self.inner.portals.credential_count()
+        self.inner.registry.credential_count()
     }
 
     /// Drops, now, the state of every credential unused for the idle timeout
@@ -236,7 +277,7 @@ impl Client {
     /// how many credentials went. Calls do this by themselves from time to time; this
     /// is for callers who want it at a moment of their choosing.
     pub fn evict_idle_portals(&self) -> usize {
-        self.inner.portals.sweep_now()
+        self.inner.registry.evict_idle(now())
     }
 }
 
@@ -244,8 +285,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("settings", &self.inner.settings)
-            .field("portals", &self.inner.portals.host_count())
-            .field("oauth_app", &self.inner.oauth_app)
+            .field("portals", &self.inner.registry.host_count())
             .field("oauth_user", &self.oauth_user)
             .finish_non_exhaustive()
     }

@@ -5,8 +5,8 @@
 //!
 //! Moving bytes: one pool of HTTP/1.1 and HTTP/2 (by ALPN) connections over rustls for
 //! every portal, connect / attempt / call time limits, a cap on response bodies, DNS
-//! overrides, sleeping when the call engine says wait, and refreshing OAuth tokens
-//! once for any number of concurrent calls.
+//! overrides, sleeping when the call engine says wait, and awaiting the store
+//! operations it asks for.
 //!
 //! # Out of scope
 //!
@@ -42,7 +42,7 @@
 //! - the **request-rate limiter** is per portal host (the portal's bucket counts every
 //!   request from this machine's address, whatever the credential);
 //! - the **operating budgets** are per credential: per webhook, and per app for OAuth
-//!   (§4.2: "per method and per app or webhook"), so one webhook's 429 never holds
+//!   (the platform counts "per method and per app or webhook"), so one webhook's 429 never holds
 //!   another webhook's calls;
 //! - the **OAuth token store** is per app and user: [`Client::as_oauth_user`] gives a
 //!   clone whose OAuth calls run as one [`OAuthUser`], so one client serves any number
@@ -64,22 +64,18 @@
 //! [`Client::forget_portal`] remove it). A Market app serving thousands of portals
 //! thus keeps only the ones in use.
 //!
-//! **Footprint.** One webhook portal's state (host entry, limiter, budget store, key
-//! generator, refresh lock, map slots) takes about **0.9 KiB** before any method is
-//! tracked, **1.4 KiB** with three methods in use and **1.8 KiB** with five
-//! (resident memory over 10,000 portals, `examples/portal_footprint.rs`:
-//! `cargo run --release -p b24-hyper --example portal_footprint -- 10000 3 1`). A
-//! second webhook on the same portal adds about 0.9 KiB with three methods in use (it
-//! shares the host entry and limiter); a budget store tracks at most 256 methods.
-//! The biggest parts (64-bit): `MemoryBudgetStore` 144 bytes, `HostEntry` 88 bytes,
-//! `CredentialEntry` 80 bytes plus a 40-byte lock, `PortalState` 64 bytes,
-//! `MethodBudget` 56 bytes plus its method name, each in its own allocation or map
-//! slot.
+//! The table of who shares what is the core's
+//! [`Registry`](b24_core::registry::Registry); this crate only drives it.
 //!
-//! An expired OAuth token is refreshed once however many calls see the 401 at the
-//! same time (a per-credential lock plus the token store's generation counter); the
-//! new pair goes to the user's [`TokenStore`](b24_core::engine::TokenStore), which may
-//! persist it.
+//! # Many processes, one portal
+//!
+//! With the default in-memory stores each process believes it owns the portal's
+//! whole bucket. Workers that call one portal from several processes or machines
+//! share its limits and tokens through a store on a server:
+//! [`ClientBuilder::store_backend`] with `b24_redis::RedisBackend`. The engine then
+//! asks for each store operation as a step ([`b24_core::engine::Action::Store`]),
+//! which this crate awaits; an expired OAuth token is refreshed once across all of
+//! them (a lease in the store, fenced by the token generation).
 //!
 //! # Cargo features
 //!
@@ -109,10 +105,8 @@ mod builder;
 mod call;
 mod client;
 mod connect;
-mod credential;
 mod error;
 mod list;
-mod portals;
 mod resolve;
 mod task_results;
 mod tls;
@@ -120,6 +114,7 @@ mod trace;
 mod transport;
 
 pub use b24_core;
+pub use b24_core::registry::{CredentialId, OAuthUser, MAX_OAUTH_USER_LEN};
 pub use builder::{
     ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_DEADLINE, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_PORTAL_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_POOL_IDLE_TIMEOUT,
@@ -127,7 +122,6 @@ pub use builder::{
 };
 pub use call::CallOptions;
 pub use client::Client;
-pub use credential::{CredentialId, OAuthUser, MAX_OAUTH_USER_LEN};
 pub use error::{BuildError, Error, SentState, TimeoutStage, TransportError};
 pub use list::ResultStream;
 pub use task_results::TaskResults;

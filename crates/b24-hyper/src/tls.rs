@@ -111,15 +111,3 @@ pub(crate) fn random_seed() -> u128 {
     h2.write_u64(low);
     (u128::from(h2.finish()) << 64) | u128::from(low)
 }
-
-/// The first 64 bits (big-endian) of SHA-256 of `data`, from the crypto provider's
-/// hash (the one TLS 1.3 uses with AES-128-GCM). `None` only if the provider lacks it.
-pub(crate) fn sha256_prefix(data: &[u8]) -> Option<u64> {
-    #[cfg(feature = "aws-lc-rs")]
-    let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256;
-    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
-    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
-    let digest = suite.tls13()?.common.hash_provider.hash(data);
-    let first: [u8; 8] = digest.as_ref().get(..8)?.try_into().ok()?;
-    Some(u64::from_be_bytes(first))
-}

@@ -128,6 +128,23 @@ impl BudgetConfig {
         self.reset_margin
     }
 
+    /// The largest spacing between two calls in the slow zone.
+    pub fn get_max_spacing(&self) -> Duration {
+        self.max_spacing
+    }
+
+    /// The operating time from which a method is held until its reset: the limit
+    /// minus the hold margin (what a store implementing the rules compares with).
+    pub fn hold_line(&self) -> Duration {
+        Duration::from_millis(self.hold_line_ms())
+    }
+
+    /// The operating time from which a method's calls are spread out (never above the
+    /// hold line).
+    pub fn slow_line(&self) -> Duration {
+        Duration::from_millis(self.slow_line_ms())
+    }
+
     fn hold_line_ms(&self) -> u64 {
         duration_ms(self.limit.saturating_sub(self.hold_margin))
     }
@@ -144,8 +161,9 @@ impl BudgetConfig {
 }
 
 /// A reported `operating` figure (fractional seconds) in whole milliseconds: 0 for a
-/// negative, NaN or infinite value, saturating at `u64::MAX`.
-pub(crate) fn operating_millis(seconds: f64) -> u64 {
+/// negative, NaN or infinite value, saturating at `u64::MAX` (as every budget store
+/// must read it).
+pub fn operating_millis(seconds: f64) -> u64 {
     if seconds.is_finite() && seconds > 0.0 {
         #[allow(
             clippy::cast_possible_truncation,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::classify::OutcomeClass;
 use super::idempotency::KeySupport;
 use super::policy::{RetryReason, StopReason};
+use super::store::StoreErrorKind;
 use super::token::TokenGeneration;
 use super::Timestamp;
 
@@ -28,6 +29,9 @@ pub enum WaitReason {
     /// attempt that may still be running on the portal
     /// ([`RetryPolicy::in_flight_grace`](super::RetryPolicy::in_flight_grace)).
     InFlightGrace,
+    /// For another caller (in this process or another) to finish refreshing the token
+    /// pair.
+    TokenRefresh,
 }
 
 /// One observable step of an exchange.
@@ -92,6 +96,12 @@ pub enum Event {
         from: KeySupport,
         /// What the answer showed.
         to: KeySupport,
+    },
+    /// A write to a shared-state store failed; the call went on (the portal repeats
+    /// what it said on its next answer).
+    StoreWriteFailed {
+        /// How it failed.
+        kind: StoreErrorKind,
     },
     /// The exchange ended.
     Finished {

@@ -18,24 +18,25 @@
 //! One [`Exchange`] drives one logical call. The adapter loops:
 //!
 //! 1. `exchange.poll(now)` returns an [`Action`]:
-//!    - [`Action::Send`]`(request)`: send it (the rate-limiter slot is already
-//!      granted), then hand the answer to [`Exchange::handle_response`] or the failure
-//!      to [`Exchange::handle_transport_error`], saying with [`SentState`] whether the
+//!    - [`Action::Send`]`(outgoing)`: send [`Outgoing::request`] and have the answer by
+//!      [`Outgoing::deadline`] (within the adapter's own per-attempt timeout, if
+//!      shorter); hand the answer to [`Exchange::handle_response`] or the failure to
+//!      [`Exchange::handle_transport_error`], saying with [`SentState`] whether the
 //!      request may have reached the server (connect failed or refused before writing:
 //!      [`SentState::NotSent`]; a timeout after writing began, a reset while awaiting
-//!      the answer, a truncated body: [`SentState::MaybeSent`]);
+//!      the answer, a truncated body: [`SentState::MaybeSent`]). A token refresh is a
+//!      send like any other ([`Purpose::TokenRefresh`]; its body holds secrets);
 //!    - [`Action::Wait`]`{ until, reason }`: sleep until `until` ([`wait_duration`]
 //!      gives the duration), then poll again;
-//!    - [`Action::RefreshToken`]`(need)`: take the refresh lock of the token pair (one
-//!      per [`TokenStore`]: per credential, not per portal), call
-//!      [`RefreshNeeded::plan`]; on [`RefreshPlan::Send`] send the request (its body
-//!      holds secrets: never log it) and pass the answer to [`PendingRefresh::finish`];
-//!      hand the outcome to [`Exchange::handle_token`];
+//!    - [`Action::Store`]`(task)`: await the task (it does a shared store's IO: a Redis
+//!      round trip, say) and hand its output to [`Exchange::handle_store`]; a blocking
+//!      transport runs it with [`StoreTask::wait`]. In-memory stores answer in place,
+//!      so a process without a shared store never sees this action;
 //!    - [`Action::Done`]`(result)`: the call is over.
 //! 2. After each step, [`Exchange::poll_event`] drains the [`Event`]s for logs and
 //!    metrics.
 //!
-//! Per-attempt timeouts, the connection pool and body-size caps are the adapter's;
+//! The connection pool, per-attempt timeouts and body-size caps are the adapter's;
 //! the overall deadline and the attempt budget are the engine's
 //! ([`RetryPolicy::deadline`], [`RetryPolicy::max_attempts`]). An adapter that retries,
 //! parses an error body or computes a wait itself is wrong.
@@ -53,7 +54,8 @@
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let portal = Portal::webhook("https://example.bitrix24.com/rest/1/webhookcode/")?;
-//! // One per portal, shared by every call; seed with OS randomness in production.
+//! // One per credential, shared by its calls (a Registry hands them out); seed with
+//! // OS randomness in production.
 //! let state = PortalState::new(0x5eed);
 //! let method = TaskResultAddFromChatMessage::new(MessageId::new(335)?);
 //! let mut exchange = Exchange::new(&portal, method, &state)?;
@@ -70,9 +72,9 @@
 //! let mut now = Timestamp::from_unix_secs(1_777_530_000); // the adapter: SystemTime::now()
 //! let reply = loop {
 //!     match exchange.poll(now) {
-//!         Action::Send(request) => {
-//!             keys.push(request.headers()["idempotency-key"].clone());
-//!             // The adapter sends `request` here; we answer from the script.
+//!         Action::Send(outgoing) => {
+//!             keys.push(outgoing.headers()["idempotency-key"].clone());
+//!             // The adapter sends `outgoing.into_request()` here; we answer from the script.
 //!             let (status, body) = answers.pop_front().expect("scripted");
 //!             let response = http::Response::builder()
 //!                 .status(status)
@@ -83,7 +85,7 @@
 //!             waits.push(reason);
 //!             now = until; // the adapter: sleep(wait_duration(now, until)).await
 //!         }
-//!         Action::RefreshToken(_) => unreachable!("webhook portals have no tokens"),
+//!         Action::Store(task) => exchange.handle_store(task.wait(), now),
 //!         Action::Done(result) => break result?,
 //!         _ => unreachable!(),
 //!     }
@@ -184,12 +186,15 @@
 //!
 //! # Shared state
 //!
-//! [`PortalState`] holds what all calls to a portal share: the [`RateLimiter`], the
-//! [`BudgetStore`] and, for OAuth portals, the [`TokenStore`], each a small trait with
-//! an in-memory default, so a store shared by several processes can replace it without
-//! touching the engine. Token pairs carry a [`TokenGeneration`], which lets a
-//! single-flight refresh tell "someone already refreshed since my 401" from "I must
-//! refresh" ([`RefreshNeeded::plan`]).
+//! [`PortalState`] holds the stores one credential's calls use: the host's
+//! [`HostStore`] (request bucket, key support), the [`BudgetStore`] of the
+//! credential's budget scope and, for OAuth, its [`TokenStore`]. Each trait's
+//! operations return a [`StoreCall`], ready at once or pending on IO; the in-memory
+//! defaults are always ready. Which credential shares which store is the
+//! [`Registry`](crate::registry::Registry)'s rule. Token pairs carry a
+//! [`TokenGeneration`]; a refresh takes a lease from the token store
+//! ([`TokenStore::begin_refresh`]) and stores the new pair by compare-and-swap, so a
+//! refresh is single-flight across every process sharing the store.
 //!
 //! # Observability
 //!
@@ -204,9 +209,11 @@ mod event;
 mod exchange;
 mod idempotency;
 mod limiter;
+mod memory;
 mod oauth;
 mod policy;
 mod state;
+mod store;
 mod timestamp;
 mod token;
 mod transport;
@@ -215,23 +222,31 @@ mod transport;
 pub use crate::portal::is_loopback_host;
 pub use backoff::{Backoff, Jitter};
 pub use budget::{
-    BudgetConfig, BudgetVerdict, MethodBudget, DEFAULT_OPERATING_LIMIT, MAX_RESET_AHEAD,
+    operating_millis, BudgetConfig, BudgetVerdict, MethodBudget, DEFAULT_OPERATING_LIMIT,
+    MAX_RESET_AHEAD,
 };
 pub use classify::{classify, Observation, OutcomeClass};
 pub use event::{Event, WaitReason};
-pub use exchange::{wait_duration, Action, Exchange, ExchangeOptions, KeyMode};
+pub use exchange::{
+    wait_duration, Action, Exchange, ExchangeOptions, KeyMode, Outgoing, Purpose, REFRESH_LEASE,
+};
 pub use idempotency::{KeyGenerator, KeySupport};
 pub use limiter::{BucketConfig, LeakyBucket, DEFAULT_SAFETY_MARGIN};
+pub use memory::{combine_verdicts, MemoryBudgetStore, MemoryHostStore, MemoryTokenStore};
 pub use oauth::{
-    form_urlencode, parse_token_answer, token_url_from_server_endpoint, OAuthApp, PendingRefresh,
-    RefreshError, RefreshFailure, RefreshNeeded, RefreshPlan, DEFAULT_TOKEN_URL,
+    form_urlencode, parse_token_answer, token_url_from_server_endpoint, OAuthApp, RefreshError,
+    RefreshFailure, DEFAULT_TOKEN_URL,
 };
 pub use policy::{
     CallFacts, Decision, RetryPolicy, RetryReason, StopReason, DEFAULT_BASE_BACKOFF,
     DEFAULT_IN_FLIGHT_GRACE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_OPERATING_WAIT,
     DEFAULT_RESET_MARGIN, OPERATING_FALLBACK_WAIT,
 };
-pub use state::{BudgetStore, MemoryBudgetStore, MemoryRateLimiter, PortalState, RateLimiter};
+pub use state::PortalState;
+pub use store::{
+    BudgetCheck, BudgetStore, HostStore, RefreshLease, RefreshTurn, Reservation, StaleOr,
+    StoreCall, StoreError, StoreErrorKind, StoreFuture, StoreOutcome, StoreTask, TokenStore,
+};
 pub use timestamp::Timestamp;
-pub use token::{MemoryTokenStore, StaleGeneration, TokenGeneration, TokenSet, TokenStore};
+pub use token::{StaleGeneration, TokenGeneration, TokenSet};
 pub use transport::{SentState, TransportErrorKind, TransportFailure};

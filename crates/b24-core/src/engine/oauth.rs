@@ -42,8 +42,6 @@ use bytes::Bytes;
 
 use b24_types::{ClientSecret, ErrorCode, OAuthErrorBody, RefreshToken, TokenResponse};
 
-use super::token::{TokenGeneration, TokenSet, TokenStore};
-use super::Timestamp;
 use crate::error::{Error, InputError};
 use crate::portal::is_loopback_host;
 
@@ -257,7 +255,7 @@ pub struct RefreshError {
 }
 
 impl RefreshError {
-    fn new(failure: RefreshFailure, status: u16) -> Self {
+    pub(crate) fn new(failure: RefreshFailure, status: u16) -> Self {
         Self {
             failure,
             status,
@@ -340,129 +338,6 @@ pub fn parse_token_answer(response: &http::Response<Bytes>) -> Result<TokenRespo
         return Err(unexpected());
     }
     serde_json::from_value(value).map_err(|_| unexpected())
-}
-
-/// What an exchange asks for when it needs a fresh access token
-/// ([`Action::RefreshToken`](super::Action::RefreshToken)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RefreshNeeded {
-    stale: TokenGeneration,
-}
-
-impl RefreshNeeded {
-    pub(crate) fn new(stale: TokenGeneration) -> Self {
-        Self { stale }
-    }
-
-    /// The generation of the token the portal refused.
-    pub fn stale_generation(&self) -> TokenGeneration {
-        self.stale
-    }
-
-    /// Decides, while the caller holds the refresh lock of this token pair (one lock
-    /// per [`TokenStore`]), whether a refresh
-    /// is still needed: if the store has moved past the refused generation, someone
-    /// already refreshed and the call can replay at once.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TokenRefresh`] with [`RefreshFailure::NoRefreshToken`] when the store
-    /// is empty; [`Error::InvalidInput`] when the token URL is invalid.
-    pub fn plan(&self, store: &dyn TokenStore, app: &OAuthApp) -> Result<RefreshPlan, Error> {
-        let Some(current) = store.current() else {
-            return Err(Error::TokenRefresh(RefreshError::new(
-                RefreshFailure::NoRefreshToken,
-                0,
-            )));
-        };
-        if current.generation() != self.stale {
-            return Ok(RefreshPlan::AlreadyRefreshed(current.generation()));
-        }
-        let request =
-            app.refresh_request(current.refresh_token(), current.get_server_endpoint())?;
-        Ok(RefreshPlan::Send {
-            request,
-            pending: PendingRefresh {
-                based_on: current.generation(),
-            },
-        })
-    }
-}
-
-/// What to do about a needed refresh. `Debug` does not show the request (its body
-/// holds the client secret and the refresh token).
-#[non_exhaustive]
-#[allow(clippy::large_enum_variant)] // short-lived, moved once: boxing buys nothing
-pub enum RefreshPlan {
-    /// Someone refreshed since the refused token: hand this generation back to the
-    /// exchange.
-    AlreadyRefreshed(TokenGeneration),
-    /// Send this request, then give its answer to [`PendingRefresh::finish`].
-    Send {
-        /// The refresh request. **Never log it.**
-        request: http::Request<Bytes>,
-        /// What to finish with the answer.
-        pending: PendingRefresh,
-    },
-}
-
-impl fmt::Debug for RefreshPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RefreshPlan::AlreadyRefreshed(g) => f.debug_tuple("AlreadyRefreshed").field(g).finish(),
-            RefreshPlan::Send { pending, .. } => f
-                .debug_struct("Send")
-                .field("request", &"[redacted]")
-                .field("pending", pending)
-                .finish(),
-        }
-    }
-}
-
-/// A refresh request in flight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PendingRefresh {
-    based_on: TokenGeneration,
-}
-
-impl PendingRefresh {
-    /// The generation the refresh started from.
-    pub fn based_on(&self) -> TokenGeneration {
-        self.based_on
-    }
-
-    /// Reads the OAuth answer and stores the new pair (compare-and-swap on the
-    /// generation). Returns the generation the exchange should replay with.
-    ///
-    /// If another process replaced the pair meanwhile, its pair is kept and its
-    /// generation returned. If the answer is `invalid_grant` but the store has moved
-    /// on (another process refreshed with the same refresh token first), the newer
-    /// pair is used rather than failing.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::TokenRefresh`] when the answer is an error and the store has not
-    /// moved on.
-    pub fn finish(
-        self,
-        store: &dyn TokenStore,
-        response: &http::Response<Bytes>,
-        now: Timestamp,
-    ) -> Result<TokenGeneration, Error> {
-        match parse_token_answer(response) {
-            Ok(answer) => {
-                let fresh = TokenSet::from_response(answer, now);
-                match store.replace(self.based_on, fresh) {
-                    Ok(stored) => Ok(stored.generation()),
-                    Err(stale) => Ok(stale.current),
-                }
-            }
-            Err(err) => match store.current() {
-                Some(current) if current.generation() != self.based_on => Ok(current.generation()),
-                _ => Err(err),
-            },
-        }
-    }
 }
 
 #[cfg(test)]

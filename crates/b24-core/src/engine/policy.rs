@@ -69,6 +69,7 @@ pub struct RetryPolicy {
     operating_fallback: Duration,
     reset_margin: Duration,
     in_flight_grace: Duration,
+    refresh_lease: Duration,
     deadline: Option<Duration>,
 }
 
@@ -81,6 +82,7 @@ impl Default for RetryPolicy {
             operating_fallback: OPERATING_FALLBACK_WAIT,
             reset_margin: DEFAULT_RESET_MARGIN,
             in_flight_grace: DEFAULT_IN_FLIGHT_GRACE,
+            refresh_lease: super::exchange::REFRESH_LEASE,
             deadline: None,
         }
     }
@@ -149,6 +151,16 @@ impl RetryPolicy {
         self
     }
 
+    /// How long a token refresh may hold the refresh turn (default
+    /// [`REFRESH_LEASE`](super::REFRESH_LEASE), 30 s): the refresh request must be
+    /// answered within it, and other callers waiting for the turn take it over once it
+    /// ends (a refresher that crashed holds them up for at most this long). At least
+    /// one millisecond.
+    pub fn refresh_lease(mut self, d: Duration) -> Self {
+        self.refresh_lease = d.max(Duration::from_millis(1));
+        self
+    }
+
     /// An overall deadline for one call, counted from its first poll: waits that
     /// would end after it are not started, and the call ends with
     /// [`Error::DeadlineExceeded`](crate::Error::DeadlineExceeded).
@@ -181,6 +193,11 @@ impl RetryPolicy {
     /// maybe-sent failure.
     pub fn get_in_flight_grace(&self) -> Duration {
         self.in_flight_grace
+    }
+
+    /// How long a token refresh may hold the refresh turn.
+    pub fn get_refresh_lease(&self) -> Duration {
+        self.refresh_lease
     }
 
     /// The overall deadline, if any.
@@ -382,6 +399,9 @@ pub enum StopReason {
     /// The answer was larger than the adapter accepts: the same request would get the
     /// same answer, so it is not repeated.
     ResponseTooLarge,
+    /// A shared-state store failed on an operation the call needed before sending
+    /// (nothing was sent).
+    StoreFailed,
 }
 
 #[cfg(test)]

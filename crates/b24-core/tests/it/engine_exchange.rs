@@ -6,153 +6,21 @@ use std::time::Duration;
 
 use b24_core::bytes::Bytes;
 use b24_core::engine::{
-    Action, BudgetConfig, Event, Exchange, ExchangeOptions, KeySupport, MemoryTokenStore, OAuthApp,
-    PortalState, RefreshPlan, RetryPolicy, RetryReason, SentState, StopReason, Timestamp, TokenSet,
-    TokenStore, TransportErrorKind, TransportFailure, WaitReason,
+    Action, BudgetConfig, BudgetStore, BudgetVerdict, Event, Exchange, ExchangeOptions, KeySupport,
+    MemoryBudgetStore, PortalState, Purpose, RefreshFailure, RetryPolicy, RetryReason, SentState,
+    StopReason, Timestamp, TokenGeneration, TokenStore, TransportErrorKind, TransportFailure,
+    WaitReason,
 };
 use b24_core::http;
-use b24_core::methods::{
-    BatchCommand, BatchV3, DialogId, ImMessageAdd, RawCall, TaskGet, TaskResultAdd,
-    TaskResultAddFromChatMessage,
+use b24_core::methods::{BatchCommand, BatchV3, RawCall, TaskGet, TaskResultAdd};
+use b24_core::types::{AccessToken, ErrorCode, RefreshToken, TaskId};
+use b24_core::{Api, Error, IdempotencyKey, InputError, Method};
+
+use crate::engine_support::{
+    add_from_chat, answer, body_text, classic_error, current, drive, drive_with, im_add,
+    invalid_grant, item_ok, key_of, oauth, oauth_state, ready, respond, t0, token_answer,
+    token_store, v3_error, verdict, webhook, Seen, Step, T0,
 };
-use b24_core::types::{
-    AccessToken, ChatId, ClientSecret, ErrorCode, MessageId, RefreshToken, TaskId,
-};
-use b24_core::{Api, Error, IdempotencyKey, InputError, Method, Portal, Reply};
-
-const T0: u64 = 1_777_530_000_000;
-
-fn t0() -> Timestamp {
-    Timestamp::from_unix_millis(T0)
-}
-
-fn webhook() -> Portal {
-    Portal::webhook("https://example.bitrix24.com/rest/1/hookSecretCanary/").unwrap()
-}
-
-fn oauth() -> Portal {
-    Portal::oauth("https://example.bitrix24.com").unwrap()
-}
-
-fn respond(status: u16, body: &str) -> http::Response<Bytes> {
-    http::Response::builder()
-        .status(status)
-        .body(Bytes::copy_from_slice(body.as_bytes()))
-        .unwrap()
-}
-
-fn item_ok(reset_at: u64) -> String {
-    format!(
-        r#"{{"result":{{"item":{{"id":18,"taskId":51,"text":"Task work completed","authorId":1,"createdAt":"2026-04-30T10:25:00+02:00","updatedAt":null,"status":"open","fileIds":[],"rights":{{"edit":true,"remove":true}},"messageId":335}}}},"time":{{"start":1777529700,"finish":1777529700.1,"duration":0.1,"processing":0.1,"operating_reset_at":{reset_at},"operating":0.5}}}}"#
-    )
-}
-
-fn v3_error(code: &str) -> String {
-    format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#)
-}
-
-fn classic_error(code: &str) -> String {
-    format!(r#"{{"error":"{code}","error_description":"d"}}"#)
-}
-
-/// One scripted answer to a `Send`.
-enum Step {
-    Answer(http::Response<Bytes>),
-    Fail(TransportFailure),
-}
-
-fn answer(status: u16, body: &str) -> Step {
-    Step::Answer(respond(status, body))
-}
-
-/// What a scripted run saw.
-struct Run<T> {
-    result: Result<Reply<T>, Error>,
-    sent: Vec<http::Request<Bytes>>,
-    waits: Vec<(Timestamp, WaitReason)>,
-    events: Vec<Event>,
-    now: Timestamp,
-}
-
-/// Drives an exchange: `Send` takes the next scripted step (at the current fake time),
-/// `Wait` moves the clock to its end, `RefreshToken` is refused (no OAuth here).
-fn drive<M: Method>(mut ex: Exchange<M>, script: Vec<Step>, start: Timestamp) -> Run<M::Output> {
-    drive_with(&mut ex, script, start, |_, _| panic!("no refresh expected"))
-}
-
-fn drive_with<M: Method>(
-    ex: &mut Exchange<M>,
-    script: Vec<Step>,
-    start: Timestamp,
-    mut refresh: impl FnMut(
-        b24_core::engine::RefreshNeeded,
-        Timestamp,
-    ) -> Result<b24_core::engine::TokenGeneration, Error>,
-) -> Run<M::Output> {
-    let mut script: VecDeque<Step> = script.into();
-    let mut now = start;
-    let mut sent = Vec::new();
-    let mut waits = Vec::new();
-    let mut events = Vec::new();
-    let result = loop {
-        let action = ex.poll(now);
-        while let Some(e) = ex.poll_event() {
-            events.push(e);
-        }
-        match action {
-            Action::Send(req) => {
-                sent.push(req);
-                // Each attempt takes 100 ms on the wire.
-                now = now.saturating_add(Duration::from_millis(100));
-                match script.pop_front().expect("the script ran out") {
-                    Step::Answer(resp) => ex.handle_response(resp, now),
-                    Step::Fail(f) => ex.handle_transport_error(f, now),
-                }
-            }
-            Action::Wait { until, reason } => {
-                assert!(until > now, "a wait must lie in the future");
-                waits.push((until, reason));
-                now = until;
-            }
-            Action::RefreshToken(need) => {
-                let outcome = refresh(need, now);
-                ex.handle_token(outcome, now);
-            }
-            Action::Done(result) => break result,
-            _ => panic!("unknown action"),
-        }
-    };
-    while let Some(e) = ex.poll_event() {
-        events.push(e);
-    }
-    assert!(
-        script.is_empty(),
-        "{} scripted answers were not used",
-        script.len()
-    );
-    assert!(ex.is_finished());
-    Run {
-        result,
-        sent,
-        waits,
-        events,
-        now,
-    }
-}
-
-fn add_from_chat() -> TaskResultAddFromChatMessage {
-    TaskResultAddFromChatMessage::new(MessageId::new(335).unwrap())
-}
-
-fn im_add() -> ImMessageAdd {
-    ImMessageAdd::new(DialogId::chat(ChatId::new(58).unwrap()), "done").unwrap()
-}
-
-fn key_of(req: &http::Request<Bytes>) -> Option<String> {
-    req.headers()
-        .get("idempotency-key")
-        .map(|v| v.to_str().unwrap().to_owned())
-}
 
 #[test]
 fn a_503_storm_then_success() {
@@ -571,85 +439,50 @@ fn the_limiter_gives_concurrent_calls_distinct_slots() {
     assert!(matches!(last.poll(expect[3]), Action::Send(_)));
 }
 
-fn oauth_state(store: Arc<MemoryTokenStore>) -> PortalState {
-    PortalState::new(7).token_store(store)
-}
-
-fn app() -> OAuthApp {
-    OAuthApp::new("local.app", ClientSecret::new("clientSecretCanary"))
-}
-
-fn token_answer(access: &str, refresh: &str) -> http::Response<Bytes> {
-    respond(
-        200,
-        &format!(
-            r#"{{"access_token":"{access}","refresh_token":"{refresh}","expires_in":3600,"server_endpoint":"https://oauth.bitrix.info/rest/"}}"#
-        ),
-    )
-}
-
-/// The adapter's side of a refresh: plan under the (here trivial) lock, send, finish.
-fn refresher<'a>(
-    store: &'a MemoryTokenStore,
-    answers: &'a mut VecDeque<http::Response<Bytes>>,
-    refresh_requests: &'a mut Vec<http::Request<Bytes>>,
-) -> impl FnMut(
-    b24_core::engine::RefreshNeeded,
-    Timestamp,
-) -> Result<b24_core::engine::TokenGeneration, Error>
-       + 'a {
-    move |need, now| match need.plan(store, &app())? {
-        RefreshPlan::AlreadyRefreshed(g) => Ok(g),
-        RefreshPlan::Send { request, pending } => {
-            refresh_requests.push(request);
-            let resp = answers.pop_front().expect("no refresh answer scripted");
-            pending.finish(store, &resp, now)
-        }
-        _ => panic!("unknown plan"),
-    }
-}
-
-fn body_text(req: &http::Request<Bytes>) -> String {
-    String::from_utf8(req.body().to_vec()).unwrap()
-}
-
 #[test]
 fn a_401_refreshes_once_and_replays_with_the_new_token() {
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("oldAccess1"),
-        RefreshToken::new("oldRefresh1"),
-    )));
+    let store = token_store("oldAccess1", "oldRefresh1");
     let state = oauth_state(store.clone());
     let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
-    let mut answers = VecDeque::from([token_answer("newAccess2", "newRefresh2")]);
-    let mut refresh_requests = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
             answer(401, &classic_error("expired_token")),
             answer(200, &item_ok(T0 / 1000 + 300)),
         ],
+        vec![token_answer("newAccess2", "newRefresh2")],
         t0(),
-        refresher(&store, &mut answers, &mut refresh_requests),
     );
-    run.result.unwrap();
+    run.result.as_ref().unwrap();
     assert_eq!(run.sent.len(), 2);
     assert!(body_text(&run.sent[0]).contains(r#""auth":"oldAccess1""#));
     assert!(body_text(&run.sent[1]).contains(r#""auth":"newAccess2""#));
     // The replay of a write keeps its key.
     assert_eq!(key_of(&run.sent[0]), key_of(&run.sent[1]));
-    assert_eq!(refresh_requests.len(), 1);
-    assert!(body_text(&refresh_requests[0]).contains("refresh_token=oldRefresh1"));
-    let current = store.current().unwrap();
+    // The refresh is a send of its own, between the two attempts, not counted as one.
+    assert_eq!(
+        run.io(),
+        vec![
+            Seen::Send(Purpose::Call),
+            Seen::Send(Purpose::TokenRefresh),
+            Seen::Send(Purpose::Call)
+        ]
+    );
+    assert_eq!(ex.attempts(), 2);
+    assert_eq!(run.refreshes.len(), 1);
+    assert_eq!(run.refreshes[0].method(), http::Method::POST);
+    assert!(body_text(&run.refreshes[0]).contains("refresh_token=oldRefresh1"));
+    let current = current(&*store);
     assert_eq!(current.refresh_token().expose_secret(), "newRefresh2");
-    assert!(run
-        .events
-        .iter()
-        .any(|e| matches!(e, Event::RefreshRequested { .. })));
-    assert!(run
-        .events
-        .iter()
-        .any(|e| matches!(e, Event::TokenRefreshed { .. })));
+    assert_eq!(current.generation(), TokenGeneration::new(2));
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::RefreshRequested { stale } if *stale == TokenGeneration::new(1)
+    )));
+    assert!(run.events.iter().any(|e| matches!(
+        e,
+        Event::TokenRefreshed { generation } if *generation == TokenGeneration::new(2)
+    )));
     // No event, and no error text, carries a secret or a URI.
     let shown = format!("{:?}", run.events);
     assert!(
@@ -660,14 +493,9 @@ fn a_401_refreshes_once_and_replays_with_the_new_token() {
 
 #[test]
 fn any_401_on_rest_v3_counts_as_an_expired_token() {
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("a1"),
-        RefreshToken::new("r1"),
-    )));
-    let state = oauth_state(store.clone());
+    let store = token_store("a1", "r1");
+    let state = oauth_state(store);
     let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
-    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
-    let mut reqs = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
@@ -677,31 +505,26 @@ fn any_401_on_rest_v3_counts_as_an_expired_token() {
             ),
             answer(200, &item_ok(T0 / 1000 + 300)),
         ],
+        vec![token_answer("a2", "r2")],
         t0(),
-        refresher(&store, &mut answers, &mut reqs),
     );
     run.result.unwrap();
-    assert_eq!(reqs.len(), 1);
+    assert_eq!(run.refreshes.len(), 1);
 }
 
 #[test]
 fn a_second_401_after_a_refresh_is_a_typed_error() {
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("a1"),
-        RefreshToken::new("r1"),
-    )));
-    let state = oauth_state(store.clone());
+    let store = token_store("a1", "r1");
+    let state = oauth_state(store);
     let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
-    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
-    let mut reqs = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
             answer(401, &classic_error("expired_token")),
             answer(401, &classic_error("invalid_token")),
         ],
+        vec![token_answer("a2", "r2")],
         t0(),
-        refresher(&store, &mut answers, &mut reqs),
     );
     match run.result {
         Err(Error::TokenRejected { status: 401, last }) => {
@@ -709,71 +532,167 @@ fn a_second_401_after_a_refresh_is_a_typed_error() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(reqs.len(), 1, "never loops on refreshes");
+    assert_eq!(run.refreshes.len(), 1, "never loops on refreshes");
     assert_eq!(run.sent.len(), 2);
 }
 
 #[test]
 fn a_failed_refresh_ends_the_call_with_the_refresh_error() {
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("a1"),
-        RefreshToken::new("r1"),
-    )));
+    let store = token_store("a1", "r1");
     let state = oauth_state(store.clone());
     let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
-    let mut answers = VecDeque::from([respond(400, r#"{"error":"invalid_grant"}"#)]);
-    let mut reqs = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![answer(401, &classic_error("expired_token"))],
+        vec![invalid_grant()],
         t0(),
-        refresher(&store, &mut answers, &mut reqs),
     );
     match run.result {
-        Err(Error::TokenRefresh(e)) => assert!(e.needs_reauthorization()),
+        Err(Error::TokenRefresh(e)) => {
+            assert_eq!(e.failure, RefreshFailure::InvalidGrant);
+            assert!(e.needs_reauthorization());
+        }
         other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run.events.last(),
+        Some(Event::Finished {
+            reason: StopReason::TokenRefreshFailed,
+            attempts: 1,
+            ..
+        })
+    ));
+    // The stored pair is left as it was, for the next call.
+    assert_eq!(current(&*store).generation(), TokenGeneration::new(1));
+}
+
+/// Polls `ex` at `now`; the action must be a call's send (returned) or a refresh's.
+fn expect_send<M: Method>(
+    ex: &mut Exchange<M>,
+    now: Timestamp,
+    purpose: Purpose,
+) -> http::Request<Bytes> {
+    match ex.poll(now) {
+        Action::Send(out) => {
+            assert_eq!(out.purpose(), purpose);
+            out.into_request()
+        }
+        other => panic!("expected a send for {purpose:?}, got {other:?}"),
     }
 }
 
 #[test]
 fn concurrent_401s_share_one_refresh() {
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("a1"),
-        RefreshToken::new("r1"),
-    )));
+    let store = token_store("a1", "r1");
     let state = oauth_state(store.clone());
     let now = t0();
     let mut a = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
     let mut b = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
-    assert!(matches!(a.poll(now), Action::Send(_)));
-    assert!(matches!(b.poll(now), Action::Send(_)));
+    expect_send(&mut a, now, Purpose::Call);
+    expect_send(&mut b, now, Purpose::Call);
     a.handle_response(respond(401, &classic_error("expired_token")), now);
     b.handle_response(respond(401, &classic_error("expired_token")), now);
-    let (Action::RefreshToken(na), Action::RefreshToken(nb)) = (a.poll(now), b.poll(now)) else {
-        panic!("both need a token");
+
+    // The first gets the turn and sends the refresh request...
+    let refresh = expect_send(&mut a, now, Purpose::TokenRefresh);
+    assert!(body_text(&refresh).contains("refresh_token=r1"));
+    // ...the second, asking while that lease is held, waits for it.
+    let until = match b.poll(now) {
+        Action::Wait {
+            until,
+            reason: WaitReason::TokenRefresh,
+        } => until,
+        other => panic!("expected a wait for the refresh, got {other:?}"),
     };
-    assert_eq!(na.stale_generation(), nb.stale_generation());
-    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
-    let mut reqs = Vec::new();
-    {
-        let mut r = refresher(&store, &mut answers, &mut reqs);
-        let ga = r(na, now);
-        let gb = r(nb, now);
-        assert_eq!(ga.as_ref().ok(), gb.as_ref().ok());
-        a.handle_token(ga, now);
-        b.handle_token(gb, now);
-    }
-    assert_eq!(
-        reqs.len(),
-        1,
-        "the second caller found the store already refreshed"
-    );
-    for ex in [&mut a, &mut b] {
-        match ex.poll(now) {
-            Action::Send(req) => assert!(body_text(&req).contains(r#""auth":"a2""#)),
-            other => panic!("{other:?}"),
+    assert!(until > now);
+    assert!(until <= now.saturating_add(b24_core::engine::REFRESH_LEASE));
+
+    // The first stores the new pair and replays with it.
+    a.handle_response(token_answer("a2", "r2"), now);
+    let replay = expect_send(&mut a, now, Purpose::Call);
+    assert!(body_text(&replay).contains(r#""auth":"a2""#));
+    assert_eq!(current(&*store).generation(), TokenGeneration::new(2));
+
+    // The second finds the store refreshed: it replays at once, without a request of
+    // its own.
+    let replay = expect_send(&mut b, until, Purpose::Call);
+    assert!(body_text(&replay).contains(r#""auth":"a2""#));
+    let events: Vec<_> = std::iter::from_fn(|| b.poll_event()).collect();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Waiting {
+            reason: WaitReason::TokenRefresh,
+            ..
         }
+    )));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::TokenRefreshed { generation } if *generation == TokenGeneration::new(2)
+    )));
+    for ex in [&mut a, &mut b] {
+        ex.handle_response(respond(200, &item_ok(T0 / 1000 + 300)), now);
+        assert!(matches!(ex.poll(now), Action::Done(Ok(_))));
     }
+}
+
+#[test]
+fn invalid_grant_after_someone_else_refreshed_replays_with_their_pair() {
+    let store = token_store("a1", "r1");
+    let state = oauth_state(store.clone());
+    let now = t0();
+    let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
+    expect_send(&mut ex, now, Purpose::Call);
+    ex.handle_response(respond(401, &classic_error("expired_token")), now);
+    expect_send(&mut ex, now, Purpose::TokenRefresh);
+    // Another process refreshes first (its lease expired ours, say): generation 2...
+    ready(store.replace(
+        TokenGeneration::new(1),
+        b24_core::engine::TokenSet::new(AccessToken::new("a2"), RefreshToken::new("r2")),
+    ))
+    .unwrap();
+    // ...so the refresh with the now-spent refresh token is refused.
+    ex.handle_response(invalid_grant(), now);
+    let replay = expect_send(&mut ex, now, Purpose::Call);
+    assert!(body_text(&replay).contains(r#""auth":"a2""#));
+    ex.handle_response(respond(200, &item_ok(T0 / 1000 + 300)), now);
+    assert!(matches!(ex.poll(now), Action::Done(Ok(_))));
+    assert_eq!(current(&*store).generation(), TokenGeneration::new(2));
+}
+
+#[test]
+fn invalid_grant_with_the_store_unchanged_fails_and_releases_the_lease() {
+    let store = token_store("a1", "r1");
+    let state = oauth_state(store.clone());
+    let now = t0();
+    let start_with_401 = |now| {
+        let mut ex = Exchange::new(&oauth(), add_from_chat(), &state).unwrap();
+        expect_send(&mut ex, now, Purpose::Call);
+        ex.handle_response(respond(401, &classic_error("expired_token")), now);
+        ex
+    };
+    let mut first = start_with_401(now);
+    let mut second = start_with_401(now);
+    expect_send(&mut first, now, Purpose::TokenRefresh);
+    // Held: the second waits.
+    assert!(matches!(
+        second.poll(now),
+        Action::Wait {
+            reason: WaitReason::TokenRefresh,
+            ..
+        }
+    ));
+    first.handle_response(invalid_grant(), now);
+    match first.poll(now) {
+        Action::Done(Err(Error::TokenRefresh(e))) => {
+            assert_eq!(e.failure, RefreshFailure::InvalidGrant);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(current(&*store).generation(), TokenGeneration::new(1));
+    // The lease went with the failure: a third caller gets the turn at once, long
+    // before the lease would have ended by itself.
+    let mut third = start_with_401(now);
+    expect_send(&mut third, now, Purpose::TokenRefresh);
 }
 
 #[test]
@@ -1085,22 +1004,17 @@ fn error_accessors_follow_last_through_every_wrapper() {
 
 #[test]
 fn a_second_401_keeps_its_code_and_class_reachable() {
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("a1"),
-        RefreshToken::new("r1"),
-    )));
+    let store = token_store("a1", "r1");
     let state = oauth_state(store.clone());
     let mut ex = Exchange::new(&oauth(), im_add(), &state).unwrap();
-    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
-    let mut reqs = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
             answer(401, &classic_error("expired_token")),
             answer(401, &classic_error("invalid_token")),
         ],
+        vec![token_answer("a2", "r2")],
         t0(),
-        refresher(&store, &mut answers, &mut reqs),
     );
     let err = run.result.unwrap_err();
     assert!(matches!(err, Error::TokenRejected { .. }), "{err:?}");
@@ -1111,20 +1025,13 @@ fn a_second_401_keeps_its_code_and_class_reachable() {
 
 #[test]
 fn the_replay_after_a_refresh_does_not_use_up_a_retry() {
-    let tokens = || {
-        Arc::new(MemoryTokenStore::new(TokenSet::new(
-            AccessToken::new("a1"),
-            RefreshToken::new("r1"),
-        )))
-    };
+    let tokens = || token_store("a1", "r1");
     // max_attempts(2): first attempt 401, refresh, replay hits the rate limit, and the
     // one retry the policy allows is still there.
     let store = tokens();
     let state = oauth_state(store.clone());
     let opts = ExchangeOptions::new().policy(RetryPolicy::default().max_attempts(2));
     let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, opts).unwrap();
-    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
-    let mut reqs = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
@@ -1132,29 +1039,27 @@ fn the_replay_after_a_refresh_does_not_use_up_a_retry() {
             answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
             answer(200, &item_ok(T0 / 1000 + 300)),
         ],
+        vec![token_answer("a2", "r2")],
         t0(),
-        refresher(&store, &mut answers, &mut reqs),
     );
     run.result.unwrap();
     assert_eq!(run.sent.len(), 3);
     assert_eq!(ex.attempts(), 3, "attempts() counts every request sent");
-    assert_eq!(reqs.len(), 1);
+    assert_eq!(run.refreshes.len(), 1);
 
     // max_attempts(1) ("never retry"): the replay still happens, but no retry after it.
     let store = tokens();
     let state = oauth_state(store.clone());
     let opts = ExchangeOptions::new().policy(RetryPolicy::no_retries());
     let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, opts).unwrap();
-    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
-    let mut reqs = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
             answer(401, &classic_error("expired_token")),
             answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
         ],
+        vec![token_answer("a2", "r2")],
         t0(),
-        refresher(&store, &mut answers, &mut reqs),
     );
     match run.result {
         Err(Error::RetriesExhausted { attempts: 2, last }) => {
@@ -1170,8 +1075,6 @@ fn the_replay_after_a_refresh_does_not_use_up_a_retry() {
     let state = oauth_state(store.clone());
     let opts = ExchangeOptions::new().policy(RetryPolicy::default().max_attempts(2));
     let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, opts).unwrap();
-    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
-    let mut reqs = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
@@ -1179,8 +1082,8 @@ fn the_replay_after_a_refresh_does_not_use_up_a_retry() {
             answer(401, &classic_error("expired_token")),
             answer(503, &classic_error("QUERY_LIMIT_EXCEEDED")),
         ],
+        vec![token_answer("a2", "r2")],
         t0(),
-        refresher(&store, &mut answers, &mut reqs),
     );
     assert!(
         matches!(run.result, Err(Error::RetriesExhausted { attempts: 3, .. })),
@@ -1230,7 +1133,8 @@ fn a_batch_is_charged_to_its_commands_methods() {
 
 #[test]
 fn a_batch_reply_is_not_recorded_under_batch() {
-    let state = PortalState::new(7);
+    let budgets = Arc::new(MemoryBudgetStore::new(BudgetConfig::default()));
+    let state = PortalState::new(7).budget_store(budgets.clone());
     let reset_secs = T0 / 1000 + 20;
     let ex = Exchange::new(&webhook(), commands_batch(&[get_command()]), &state).unwrap();
     let body = format!(
@@ -1246,8 +1150,8 @@ fn a_batch_reply_is_not_recorded_under_batch() {
             ..
         }
     )));
-    assert_eq!(state.budgets().reset_at("batch"), None);
-    assert_eq!(state.budgets().reset_at("tasks.task.get"), None);
+    assert_eq!(budgets.reset_at("batch"), None);
+    assert_eq!(budgets.reset_at("tasks.task.get"), None);
     // So a following batch is not held.
     let ex = Exchange::new(&webhook(), commands_batch(&[get_command()]), &state).unwrap();
     let run = drive(
@@ -1375,10 +1279,7 @@ fn a_429_on_a_batch_holds_every_method_in_it() {
     drive(ex, vec![answer(200, r#"{"result":1}"#)], now)
         .result
         .unwrap();
-    assert_eq!(
-        state.budgets().check("batch", now),
-        b24_core::engine::BudgetVerdict::Go
-    );
+    assert_eq!(verdict(&state, "batch", now), BudgetVerdict::Go);
 
     // A 429 whose reset is near: the batch waits and is sent again.
     let state = PortalState::new(7);
@@ -1730,14 +1631,9 @@ fn an_echoed_key_marks_the_portal_as_honouring_keys() {
 
 #[test]
 fn a_key_reuse_refusal_after_a_refresh_means_the_write_may_have_run() {
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("oldAccess1"),
-        RefreshToken::new("oldRefresh1"),
-    )));
+    let store = token_store("oldAccess1", "oldRefresh1");
     let state = oauth_state(store.clone());
     let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, keyed("job-1")).unwrap();
-    let mut answers = VecDeque::from([token_answer("newAccess2", "newRefresh2")]);
-    let mut refresh_requests = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
@@ -1751,10 +1647,10 @@ fn a_key_reuse_refusal_after_a_refresh_means_the_write_may_have_run() {
                 &v3_error("BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION"),
             ),
         ],
+        vec![token_answer("newAccess2", "newRefresh2")],
         t0(),
-        refresher(&store, &mut answers, &mut refresh_requests),
     );
-    assert_eq!(refresh_requests.len(), 1);
+    assert_eq!(run.refreshes.len(), 1);
     assert_eq!(run.sent.len(), 3);
     assert!(body_text(&run.sent[0]).contains("oldAccess1"));
     assert!(body_text(&run.sent[2]).contains("newAccess2"));
@@ -1796,14 +1692,9 @@ fn a_key_reuse_refusal_with_no_earlier_maybe_run_attempt_is_a_plain_api_error() 
         other => panic!("{other:?}"),
     }
     // Nor after attempts that cannot have run (a rate limit, a refused token).
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("a1"),
-        RefreshToken::new("r1"),
-    )));
+    let store = token_store("a1", "r1");
     let state = oauth_state(store.clone());
     let mut ex = Exchange::with_options(&oauth(), add_from_chat(), &state, keyed("job-2")).unwrap();
-    let mut answers = VecDeque::from([token_answer("a2", "r2")]);
-    let mut refresh_requests = Vec::new();
     let run = drive_with(
         &mut ex,
         vec![
@@ -1814,8 +1705,8 @@ fn a_key_reuse_refusal_with_no_earlier_maybe_run_attempt_is_a_plain_api_error() 
                 &v3_error("BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION"),
             ),
         ],
+        vec![token_answer("a2", "r2")],
         t0(),
-        refresher(&store, &mut answers, &mut refresh_requests),
     );
     assert!(
         matches!(run.result, Err(Error::Api(_))),
@@ -1827,7 +1718,8 @@ fn a_key_reuse_refusal_with_no_earlier_maybe_run_attempt_is_a_plain_api_error() 
 #[test]
 fn an_impossible_reset_time_cannot_block_a_method_beyond_the_window() {
     // A reply reports the reset in milliseconds instead of seconds, near the limit.
-    let state = PortalState::new(7);
+    let budgets = Arc::new(MemoryBudgetStore::new(BudgetConfig::default()));
+    let state = PortalState::new(7).budget_store(budgets.clone());
     let garbled = T0 + 20_000; // "seconds": some fifty thousand years ahead
     let body = item_ok(garbled).replace(r#""operating":0.5"#, r#""operating":478"#);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
@@ -1836,9 +1728,7 @@ fn an_impossible_reset_time_cannot_block_a_method_beyond_the_window() {
     let recorded_at = run.now;
     let latest = recorded_at.saturating_add(b24_core::engine::MAX_RESET_AHEAD);
     assert_eq!(
-        state
-            .budgets()
-            .reset_at("tasks.task.result.addfromchatmessage"),
+        budgets.reset_at("tasks.task.result.addfromchatmessage"),
         Some(latest)
     );
     // The next call is held at most to the end of the ten-minute window (+ margin).
@@ -1858,13 +1748,9 @@ fn an_impossible_reset_time_cannot_block_a_method_beyond_the_window() {
         "operating_reset_at": plausible,
     }))
     .unwrap();
-    state
-        .budgets()
-        .record("tasks.task.result.addfromchatmessage", &time, later);
+    ready(budgets.record("tasks.task.result.addfromchatmessage", &time, later));
     assert_eq!(
-        state
-            .budgets()
-            .reset_at("tasks.task.result.addfromchatmessage"),
+        budgets.reset_at("tasks.task.result.addfromchatmessage"),
         Some(Timestamp::from_unix_secs(plausible))
     );
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
@@ -1892,10 +1778,8 @@ fn a_429_with_an_impossible_reset_blocks_the_method_for_the_window_at_most() {
     }
     // The method is held until then, and goes again afterwards.
     assert_eq!(
-        state
-            .budgets()
-            .check("tasks.task.result.addfromchatmessage", answered),
-        b24_core::engine::BudgetVerdict::Hold { until }
+        verdict(&state, "tasks.task.result.addfromchatmessage", answered),
+        BudgetVerdict::Hold { until }
     );
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     drive(ex, vec![answer(200, &item_ok(T0 / 1000 + 900))], until)
@@ -1998,10 +1882,7 @@ fn a_429_with_an_unknown_code_waits_this_call_only() {
             other => panic!("{other:?}"),
         }
         // ... while the method is not held for anyone else.
-        assert_eq!(
-            state.budgets().check(method, answered),
-            b24_core::engine::BudgetVerdict::Go
-        );
+        assert_eq!(verdict(&state, method, answered), BudgetVerdict::Go);
         let other = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
         drive(
             other,
@@ -2019,10 +1900,7 @@ fn a_429_with_an_unknown_code_waits_this_call_only() {
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
     let run = drive(ex, vec![answer(429, &classic_error("SOMETHING_NEW"))], t0());
     assert!(matches!(run.result, Err(Error::OperatingLimit { .. })));
-    assert_eq!(
-        state.budgets().check(method, run.now),
-        b24_core::engine::BudgetVerdict::Go
-    );
+    assert_eq!(verdict(&state, method, run.now), BudgetVerdict::Go);
 
     // The platform's own codes do hold the method for every call.
     let state = PortalState::new(7);
@@ -2041,7 +1919,7 @@ fn a_429_with_an_unknown_code_waits_this_call_only() {
     );
     assert!(matches!(run.result, Err(Error::OperatingLimit { .. })));
     assert!(matches!(
-        state.budgets().check(method, run.now),
-        b24_core::engine::BudgetVerdict::Hold { .. }
+        verdict(&state, method, run.now),
+        BudgetVerdict::Hold { .. }
     ));
 }

@@ -1,13 +1,21 @@
-//! The OAuth refresh request and the reading of its answer.
+//! The OAuth refresh request, the reading of its answer, and the refresh as an
+//! exchange runs it.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use b24_core::bytes::Bytes;
 use b24_core::engine::{
-    parse_token_answer, MemoryTokenStore, OAuthApp, RefreshFailure, RefreshNeeded, RefreshPlan,
-    Timestamp, TokenGeneration, TokenSet, TokenStore, DEFAULT_TOKEN_URL,
+    parse_token_answer, Action, Event, Exchange, MemoryTokenStore, OAuthApp, Outgoing, PortalState,
+    Purpose, RefreshFailure, RefreshLease, RefreshTurn, StaleOr, StoreCall, Timestamp,
+    TokenGeneration, TokenSet, TokenStore, DEFAULT_TOKEN_URL, REFRESH_LEASE,
 };
 use b24_core::http;
-use b24_core::types::{AccessToken, ClientSecret, RefreshToken};
-use b24_core::Error;
+use b24_core::methods::TaskResultDelete;
+use b24_core::types::{AccessToken, ClientSecret, RefreshToken, ResultId};
+use b24_core::{Error, InputError, Portal};
+
+use crate::engine_support::{body_text, current, ready};
 
 const CLIENT_SECRET: &str = "s3cr&t=+/ ü%Canary";
 const REFRESH: &str = "r3fresh tok&en+Canary";
@@ -97,61 +105,94 @@ fn token_url_choice() {
         .is_err());
 }
 
-#[test]
-fn debug_output_never_shows_secrets() {
-    let store = MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("accessCanary"),
-        RefreshToken::new(REFRESH),
-    ));
-    let plan = plan_for(&store);
-    let shown = format!("{:?} {:?} {:?}", app(), store, plan.as_ref().unwrap());
-    assert!(!shown.contains("Canary"), "{shown}");
+fn now() -> Timestamp {
+    Timestamp::from_unix_secs(1_780_315_782)
 }
 
-fn plan_for(store: &MemoryTokenStore) -> Result<RefreshPlan, Error> {
-    needed(TokenGeneration::new(1)).plan(store, &app())
+fn oauth_portal() -> Portal {
+    Portal::oauth("https://example.bitrix24.com").unwrap()
 }
 
-fn needed(stale: TokenGeneration) -> RefreshNeeded {
-    // A RefreshNeeded is normally produced by an exchange; drive one to get it.
-    use b24_core::engine::{Action, Exchange, PortalState};
-    use b24_core::methods::TaskResultDelete;
-    use b24_core::types::ResultId;
-    use std::sync::Arc;
-    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
-        AccessToken::new("a"),
-        RefreshToken::new("r"),
-    )));
-    for _ in 1..stale.get() {
-        let g = store.current().unwrap().generation();
-        store
-            .replace(
-                g,
-                TokenSet::new(AccessToken::new("a"), RefreshToken::new("r")),
-            )
-            .unwrap();
-    }
-    let state = PortalState::new(1).token_store(store);
-    let portal = b24_core::Portal::oauth("https://example.bitrix24.com").unwrap();
+/// An OAuth credential's state: the pair in `store`, refreshed with [`app`].
+fn state_with(store: Arc<dyn TokenStore>) -> PortalState {
+    PortalState::new(1)
+        .token_store(store)
+        .oauth_app(Arc::new(app()))
+}
+
+fn expired() -> http::Response<Bytes> {
+    answer(
+        401,
+        r#"{"error":"expired_token","error_description":"expired"}"#,
+    )
+}
+
+/// An exchange that has sent its first attempt (with the pair stored now).
+fn sent(state: &PortalState) -> Exchange<TaskResultDelete> {
     let mut ex = Exchange::new(
-        &portal,
+        &oauth_portal(),
         TaskResultDelete::new(ResultId::new(1).unwrap()),
-        &state,
+        state,
     )
     .unwrap();
-    let now = Timestamp::from_unix_secs(1_000);
-    assert!(matches!(ex.poll(now), Action::Send(_)));
-    ex.handle_response(
-        answer(
-            401,
-            r#"{"error":"expired_token","error_description":"expired"}"#,
-        ),
-        now,
-    );
-    match ex.poll(now) {
-        Action::RefreshToken(need) => need,
-        other => panic!("expected a refresh, got {other:?}"),
+    match ex.poll(now()) {
+        Action::Send(out) => assert_eq!(out.purpose(), Purpose::Call),
+        other => panic!("expected the first attempt, got {other:?}"),
     }
+    ex
+}
+
+/// The next action must be a send for `purpose`.
+fn next_send(ex: &mut Exchange<TaskResultDelete>, purpose: Purpose) -> Outgoing {
+    match ex.poll(now()) {
+        Action::Send(out) if out.purpose() == purpose => out,
+        other => panic!("expected a send for {purpose:?}, got {other:?}"),
+    }
+}
+
+fn access_of(req: &http::Request<Bytes>) -> String {
+    let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
+    body["auth"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("accessCanary"),
+        RefreshToken::new(REFRESH),
+    )));
+    let state = state_with(store.clone());
+    let mut ex = sent(&state);
+    ex.handle_response(expired(), now());
+    let refresh = next_send(&mut ex, Purpose::TokenRefresh);
+    // The request does carry the secrets (in its body)...
+    let body = body_text(&refresh);
+    assert!(
+        body.contains("refresh_token=r3fresh+tok%26en%2BCanary"),
+        "{body}"
+    );
+    assert!(body.contains("client_secret="), "{body}");
+    // ...but no Debug output shows them: not the app, the store, the send, the
+    // exchange, nor a granted turn (with its pair).
+    let turn = ready(
+        MemoryTokenStore::new(TokenSet::new(
+            AccessToken::new("accessCanary"),
+            RefreshToken::new(REFRESH),
+        ))
+        .begin_refresh(TokenGeneration::new(1), 9, now(), REFRESH_LEASE),
+    );
+    assert!(matches!(turn, RefreshTurn::Granted { .. }), "{turn:?}");
+    let shown = format!(
+        "{:?} {:?} {:?} {:?} {:?} {:?}",
+        app(),
+        store,
+        refresh,
+        ex,
+        state,
+        turn
+    );
+    assert!(!shown.contains("Canary"), "{shown}");
+    assert!(!shown.contains("oauth/token"), "{shown}");
 }
 
 #[test]
@@ -174,7 +215,7 @@ fn the_documented_refresh_answer() {
     );
     let set = TokenSet::from_response(t, Timestamp::from_unix_secs(1_780_315_782));
     assert_eq!(
-        set.get_expires_at(),
+        set.expires_at(),
         Some(Timestamp::from_unix_secs(1_780_319_382))
     );
 }
@@ -186,7 +227,7 @@ fn the_first_exchange_answer_without_expires_and_user_id() {
     assert_eq!(t.expires, None);
     assert!(t.user_id.is_none());
     let set = TokenSet::from_response(t, Timestamp::from_unix_secs(1_000));
-    assert_eq!(set.get_expires_at(), Some(Timestamp::from_unix_secs(4_600)));
+    assert_eq!(set.expires_at(), Some(Timestamp::from_unix_secs(4_600)));
 }
 
 #[test]
@@ -241,107 +282,250 @@ fn error_answers() {
 }
 
 #[test]
-fn single_flight_plan_and_finish() {
-    let store = MemoryTokenStore::new(TokenSet::new(
+fn single_flight_refresh_through_the_exchange() {
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
         AccessToken::new("a1"),
         RefreshToken::new("r1"),
-    ));
-    let now = Timestamp::from_unix_secs(1_780_315_782);
-    // First caller: the store still holds generation 1, so a request is needed.
-    let RefreshPlan::Send { request, pending } = needed(TokenGeneration::new(1))
-        .plan(&store, &app())
-        .unwrap()
-    else {
-        panic!("expected a request");
-    };
-    assert!(std::str::from_utf8(request.body())
-        .unwrap()
-        .contains("refresh_token=r1"));
-    let generation = pending
-        .finish(&store, &answer(200, REFRESH_ANSWER), now)
-        .unwrap();
-    assert_eq!(generation, TokenGeneration::new(2));
-    let current = store.current().unwrap();
+    )));
+    let state = state_with(store.clone());
+    // Two calls go out with generation 1.
+    let mut first = sent(&state);
+    let mut second = sent(&state);
+
+    // First refused: the store still holds generation 1, so a request is needed.
+    first.handle_response(expired(), now());
+    let refresh = next_send(&mut first, Purpose::TokenRefresh);
+    assert_eq!(refresh.method(), http::Method::POST);
+    assert_eq!(refresh.uri().to_string(), DEFAULT_TOKEN_URL);
+    assert!(body_text(&refresh).contains("refresh_token=r1"));
+    first.handle_response(answer(200, REFRESH_ANSWER), now());
+    let replay = next_send(&mut first, Purpose::Call);
+    assert_eq!(access_of(&replay), "ydtj8pho532wydb5ixk78ol7uqlb7sch");
+    let stored = current(&*store);
+    assert_eq!(stored.generation(), TokenGeneration::new(2));
     assert_eq!(
-        current.access_token().expose_secret(),
+        stored.access_token().expose_secret(),
         "ydtj8pho532wydb5ixk78ol7uqlb7sch"
     );
     // The new refresh token replaces the old one.
     assert_eq!(
-        current.refresh_token().expose_secret(),
+        stored.refresh_token().expose_secret(),
         "3s6lr4kr3cv2od4v853gvrchb875bwxb"
     );
+    assert_eq!(
+        stored.server_endpoint(),
+        Some("https://oauth.bitrix.info/rest/")
+    );
+    assert_eq!(
+        stored.expires_at(),
+        Some(now().saturating_add(Duration::from_secs(3600)))
+    );
 
-    // A second caller whose 401 was on generation 1: someone already refreshed.
-    match needed(TokenGeneration::new(1))
-        .plan(&store, &app())
-        .unwrap()
-    {
-        RefreshPlan::AlreadyRefreshed(g) => assert_eq!(g, TokenGeneration::new(2)),
-        other => panic!("expected AlreadyRefreshed, got {other:?}"),
-    }
+    // Second refused on generation 1: someone already refreshed, so it replays with
+    // generation 2 at once, without a request of its own.
+    second.handle_response(expired(), now());
+    let replay = next_send(&mut second, Purpose::Call);
+    assert_eq!(access_of(&replay), "ydtj8pho532wydb5ixk78ol7uqlb7sch");
+    let events: Vec<_> = std::iter::from_fn(|| second.poll_event()).collect();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::TokenRefreshed { generation } if *generation == TokenGeneration::new(2)
+        )),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::AttemptStarted { token: Some(g), .. } if *g == TokenGeneration::new(2)
+        )),
+        "{events:?}"
+    );
 
     // The next refresh goes to the endpoint the last answer named, with the new token.
-    let RefreshPlan::Send { request, pending } = needed(TokenGeneration::new(2))
-        .plan(&store, &app())
-        .unwrap()
-    else {
-        panic!("expected a request");
-    };
+    let mut third = sent(&state);
+    third.handle_response(expired(), now());
+    let refresh = next_send(&mut third, Purpose::TokenRefresh);
     assert_eq!(
-        request.uri().to_string(),
+        refresh.uri().to_string(),
         "https://oauth.bitrix.info/oauth/token/"
     );
-    assert!(std::str::from_utf8(request.body())
-        .unwrap()
-        .contains("refresh_token=3s6lr4kr3cv2od4v853gvrchb875bwxb"));
+    assert!(body_text(&refresh).contains("refresh_token=3s6lr4kr3cv2od4v853gvrchb875bwxb"));
     // invalid_grant while nobody else refreshed: a typed error.
-    let err = pending
-        .finish(&store, &answer(400, r#"{"error":"invalid_grant"}"#), now)
-        .unwrap_err();
-    assert!(matches!(&err, Error::TokenRefresh(e) if e.failure == RefreshFailure::InvalidGrant));
+    third.handle_response(answer(400, r#"{"error":"invalid_grant"}"#), now());
+    match third.poll(now()) {
+        Action::Done(Err(Error::TokenRefresh(e))) => {
+            assert_eq!(e.failure, RefreshFailure::InvalidGrant);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(current(&*store).generation(), TokenGeneration::new(2));
 }
 
 #[test]
 fn invalid_grant_after_someone_else_refreshed_uses_their_pair() {
-    let store = MemoryTokenStore::new(TokenSet::new(
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
         AccessToken::new("a1"),
         RefreshToken::new("r1"),
-    ));
-    let RefreshPlan::Send { pending, .. } = needed(TokenGeneration::new(1))
-        .plan(&store, &app())
-        .unwrap()
-    else {
-        panic!("expected a request");
-    };
+    )));
+    let mut ex = sent(&state_with(store.clone()));
+    ex.handle_response(expired(), now());
+    next_send(&mut ex, Purpose::TokenRefresh);
     // Another process refreshes first (its pair lands as generation 2)...
-    store
-        .replace(
-            TokenGeneration::new(1),
-            TokenSet::new(AccessToken::new("a2"), RefreshToken::new("r2")),
-        )
-        .unwrap();
-    // ...so our refresh with the now-used refresh token is refused.
-    let g = pending
-        .finish(
-            &store,
-            &answer(400, r#"{"error":"invalid_grant"}"#),
-            Timestamp::from_unix_secs(1),
-        )
-        .unwrap();
-    assert_eq!(g, TokenGeneration::new(2));
+    let theirs = ready(store.replace(
+        TokenGeneration::new(1),
+        TokenSet::new(AccessToken::new("a2"), RefreshToken::new("r2")),
+    ))
+    .unwrap();
+    assert_eq!(theirs.generation(), TokenGeneration::new(2));
+    // ...so our refresh with the now-used refresh token is refused, and the call
+    // replays with their pair.
+    ex.handle_response(answer(400, r#"{"error":"invalid_grant"}"#), now());
+    let replay = next_send(&mut ex, Purpose::Call);
+    assert_eq!(access_of(&replay), "a2");
+    assert_eq!(current(&*store).generation(), TokenGeneration::new(2));
+}
+
+#[test]
+fn a_refreshed_pair_that_lost_the_race_gives_way_to_the_stored_one() {
+    // Our lease ran out while the refresh was in flight; another holder stored its
+    // pair first. Ours is not written over it: the call replays with theirs.
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let mut ex = sent(&state_with(store.clone()));
+    ex.handle_response(expired(), now());
+    next_send(&mut ex, Purpose::TokenRefresh);
+    ready(store.replace(
+        TokenGeneration::new(1),
+        TokenSet::new(AccessToken::new("a2"), RefreshToken::new("r2")),
+    ))
+    .unwrap();
+    ex.handle_response(answer(200, REFRESH_ANSWER), now());
+    let replay = next_send(&mut ex, Purpose::Call);
+    assert_eq!(access_of(&replay), "a2");
+    let stored = current(&*store);
+    assert_eq!(stored.generation(), TokenGeneration::new(2));
+    assert_eq!(stored.refresh_token().expose_secret(), "r2");
+}
+
+/// A token store whose pair can be deleted meanwhile (a user who logged out, say).
+#[derive(Debug)]
+struct Deletable(Mutex<Arc<MemoryTokenStore>>);
+
+impl Deletable {
+    fn holding(tokens: TokenSet) -> Self {
+        Self(Mutex::new(Arc::new(MemoryTokenStore::new(tokens))))
+    }
+
+    fn delete(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) =
+            Arc::new(MemoryTokenStore::empty());
+    }
+
+    fn inner(&self) -> Arc<MemoryTokenStore> {
+        Arc::clone(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl TokenStore for Deletable {
+    fn current(&self) -> StoreCall<Option<TokenSet>> {
+        self.inner().current()
+    }
+
+    fn replace(&self, seen: TokenGeneration, fresh: TokenSet) -> StoreCall<StaleOr<TokenSet>> {
+        self.inner().replace(seen, fresh)
+    }
+
+    fn begin_refresh(
+        &self,
+        stale: TokenGeneration,
+        holder: u64,
+        now: Timestamp,
+        lease: Duration,
+    ) -> StoreCall<RefreshTurn> {
+        self.inner().begin_refresh(stale, holder, now, lease)
+    }
+
+    fn end_refresh(&self, lease: &RefreshLease) -> StoreCall<()> {
+        self.inner().end_refresh(lease)
+    }
 }
 
 #[test]
 fn an_empty_store_cannot_refresh() {
-    let store = MemoryTokenStore::empty();
-    let err = needed(TokenGeneration::new(1))
-        .plan(&store, &app())
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::TokenRefresh(e) if e.failure == RefreshFailure::NoRefreshToken),
-        "{err:?}"
+    // The store itself says so.
+    let turn = ready(MemoryTokenStore::empty().begin_refresh(
+        TokenGeneration::new(1),
+        1,
+        now(),
+        REFRESH_LEASE,
+    ));
+    assert!(matches!(turn, RefreshTurn::Empty), "{turn:?}");
+
+    // A pair deleted after the call went out: the 401 cannot be refreshed.
+    let store = Arc::new(Deletable::holding(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let mut ex = sent(&state_with(store.clone()));
+    store.delete();
+    ex.handle_response(expired(), now());
+    match ex.poll(now()) {
+        Action::Done(Err(Error::TokenRefresh(e))) => {
+            assert_eq!(e.failure, RefreshFailure::NoRefreshToken);
+            assert!(e.needs_reauthorization());
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Nothing stored from the start: refused before any request.
+    let state = state_with(Arc::new(MemoryTokenStore::empty()));
+    let mut ex = Exchange::new(
+        &oauth_portal(),
+        TaskResultDelete::new(ResultId::new(1).unwrap()),
+        &state,
+    )
+    .unwrap();
+    assert!(matches!(
+        ex.poll(now()),
+        Action::Done(Err(Error::InvalidInput(InputError::MissingAccessToken)))
+    ));
+}
+
+#[test]
+fn a_refresh_needs_the_oauth_app() {
+    // Tokens but no application credentials: the 401 ends the call, typed, without
+    // a refresh request.
+    let store = Arc::new(MemoryTokenStore::new(TokenSet::new(
+        AccessToken::new("a1"),
+        RefreshToken::new("r1"),
+    )));
+    let state = PortalState::new(1).token_store(store);
+    let mut ex = sent(&state);
+    ex.handle_response(expired(), now());
+    match ex.poll(now()) {
+        Action::Done(Err(Error::InvalidInput(InputError::Param { field, .. }))) => {
+            assert_eq!(field, "oauth_app");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn token_set_builders_and_getters() {
+    let set = TokenSet::new(AccessToken::new("a"), RefreshToken::new("r"))
+        .with_expiry(Timestamp::from_unix_secs(4_600))
+        .with_server_endpoint("https://oauth.bitrix.info/rest/");
+    assert_eq!(set.expires_at(), Some(Timestamp::from_unix_secs(4_600)));
+    assert_eq!(
+        set.server_endpoint(),
+        Some("https://oauth.bitrix.info/rest/")
     );
+    assert_eq!(set.generation(), TokenGeneration::NONE);
+    let bare = TokenSet::new(AccessToken::new("a"), RefreshToken::new("r"));
+    assert_eq!((bare.expires_at(), bare.server_endpoint()), (None, None));
 }
 
 #[test]

@@ -20,4 +20,6 @@ mod engine_classify;
 mod engine_exchange;
 mod engine_limiter;
 mod engine_oauth;
+mod engine_store;
+mod engine_support;
 mod props_codec;

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use b24_core::engine::{
-    MemoryTokenStore, OAuthApp, StaleGeneration, TokenGeneration, TokenSet, TokenStore,
+    MemoryTokenStore, OAuthApp, RefreshLease, RefreshTurn, StaleOr, StoreCall, Timestamp,
+    TokenGeneration, TokenSet, TokenStore,
 };
 use b24_core::Portal;
 use b24_emulator::{Emulator, PortalConfig};
@@ -23,14 +24,30 @@ struct CountingStore {
 }
 
 impl TokenStore for CountingStore {
-    fn current(&self) -> Option<TokenSet> {
+    fn current(&self) -> StoreCall<Option<TokenSet>> {
         self.inner.current()
     }
 
-    fn replace(&self, seen: TokenGeneration, fresh: TokenSet) -> Result<TokenSet, StaleGeneration> {
-        let stored = self.inner.replace(seen, fresh)?;
-        self.writes.fetch_add(1, Ordering::SeqCst);
-        Ok(stored)
+    fn replace(&self, seen: TokenGeneration, fresh: TokenSet) -> StoreCall<StaleOr<TokenSet>> {
+        let stored = self.inner.replace(seen, fresh);
+        if matches!(stored, StoreCall::Ready(Ok(Ok(_)))) {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        stored
+    }
+
+    fn begin_refresh(
+        &self,
+        stale: TokenGeneration,
+        holder: u64,
+        now: Timestamp,
+        lease: std::time::Duration,
+    ) -> StoreCall<RefreshTurn> {
+        self.inner.begin_refresh(stale, holder, now, lease)
+    }
+
+    fn end_refresh(&self, lease: &RefreshLease) -> StoreCall<()> {
+        self.inner.end_refresh(lease)
     }
 }
 
@@ -71,7 +88,13 @@ async fn concurrent_calls_with_an_expired_token_refresh_once() {
     assert_eq!(emu_portal.calls("oauth.token"), 0);
 
     assert!(emu_portal.expire_token(&access));
-    let old_refresh = store.current().unwrap().refresh_token().clone();
+    let old_refresh = store
+        .current()
+        .await
+        .unwrap()
+        .unwrap()
+        .refresh_token()
+        .clone();
     let mut tasks = Vec::new();
     for n in 0..CALLS {
         let results = results.clone();
@@ -89,7 +112,7 @@ async fn concurrent_calls_with_an_expired_token_refresh_once() {
     // Exactly one refresh at the token endpoint, one write to the store.
     assert_eq!(emu_portal.calls("oauth.token"), 1);
     assert_eq!(store.writes.load(Ordering::SeqCst), 1);
-    let now = store.current().unwrap();
+    let now = store.current().await.unwrap().unwrap();
     assert_eq!(now.generation(), TokenGeneration::new(2));
     assert!(
         !now.refresh_token().ct_eq(&old_refresh),
@@ -104,7 +127,9 @@ async fn concurrent_calls_with_an_expired_token_refresh_once() {
 async fn a_revoked_refresh_token_asks_for_reauthorization() {
     let (env, portal, store, access) = oauth_env().await;
     let emu_portal = env.server.portal();
-    assert!(emu_portal.revoke_refresh_token(store.current().unwrap().refresh_token()));
+    assert!(
+        emu_portal.revoke_refresh_token(store.current().await.unwrap().unwrap().refresh_token())
+    );
     assert!(emu_portal.expire_token(&access));
     let err = env
         .client

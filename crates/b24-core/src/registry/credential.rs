@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use b24_core::{InputError, Portal};
+use crate::{InputError, Portal};
 use b24_types::UserId;
 
 /// The longest [`OAuthUser`] label accepted.
@@ -73,9 +73,9 @@ impl fmt::Display for OAuthUser {
 ///
 /// | state | the platform keys it by | the client keys it by |
 /// |---|---|---|
-/// | request-rate bucket (§4.1) | portal and source IP | portal host |
-/// | operating-time budget (§4.2) | method, and app **or** webhook | host + the credential's budget scope |
-/// | OAuth token pair (§6.2) | app and user | host + credential |
+/// | request-rate bucket | portal and source IP | portal host |
+/// | operating-time budget | method, and app **or** webhook | host + the credential's budget scope |
+/// | OAuth token pair | app and user | host + credential |
 ///
 /// A [`CredentialId`] names the credential without holding a secret, so it may be
 /// logged, shown in `Debug` output and used as a key in a store shared between
@@ -84,20 +84,19 @@ impl fmt::Display for OAuthUser {
 /// - **Webhook**: the webhook's user id plus a fingerprint of its secret. The user id
 ///   alone is ambiguous: one user may create several incoming webhooks on a portal
 ///   (with different scopes), and the portal counts each one's operating time apart.
-///   The fingerprint is the first 64 bits of SHA-256 of the secret (the hash comes from
-///   the rustls crypto provider already linked for TLS). SHA-256 cannot be run
+///   The fingerprint is the first 64 bits of SHA-256 of the secret. SHA-256 cannot be run
 ///   backwards, and a 16-character secret has about 82 bits of entropy, so the 64
 ///   bits shown leave some 2^18 candidate secrets per fingerprint and no way to find
 ///   them short of hashing the whole space. It is stable across processes and
 ///   versions (no per-process salt), so a shared store can key by it. Two webhooks of
 ///   one user collide with probability 2^-64; a collision would only make them share
 ///   one budget view, the cautious side.
-/// - **OAuth**: the app is the client's ([`ClientBuilder::oauth_app`](crate::ClientBuilder::oauth_app),
+/// - **OAuth**: the app is the client's ([`Registry::oauth_app`](super::Registry::oauth_app),
 ///   one per client), and the user is an [`OAuthUser`] label chosen by the caller
 ///   (the portal's user id, an account key): a [`Portal`] built from an OAuth address
-///   does not say whose token a call carries. Calls through
-///   [`Client::as_oauth_user`](crate::Client::as_oauth_user) run as that user; other calls
-///   run as the default user. Every OAuth user of a portal shares the app's
+///   does not say whose token a call carries. Calls through an adapter's per-user
+///   handle (`b24_hyper::Client::as_oauth_user`) run as that user; other calls run as
+///   the default user. Every OAuth user of a portal shares the app's
 ///   operating budgets (the platform counts per app) and has a token store of its own.
 ///
 /// `Display` gives a stable text form, `webhook:1:9f86d081884c7d65` or
@@ -114,10 +113,32 @@ enum Kind {
 
 /// Which operating-time budget a credential draws on: the platform counts per
 /// webhook, and per app for OAuth (whatever the user).
+///
+/// `Display` gives a stable, secret-free text (`webhook:1:9f86d081884c7d65`, `app`),
+/// fit as part of a key in a store shared by several processes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) enum BudgetScope {
-    Webhook { user: UserId, fingerprint: u64 },
+#[non_exhaustive]
+pub enum BudgetScope {
+    /// One webhook's budget.
+    Webhook {
+        /// The webhook's user.
+        user: UserId,
+        /// The fingerprint of its secret (see [`CredentialId`]).
+        fingerprint: u64,
+    },
+    /// The OAuth application's budget, shared by all its users.
     App,
+}
+
+impl fmt::Display for BudgetScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BudgetScope::Webhook { user, fingerprint } => {
+                write!(f, "webhook:{user}:{fingerprint:016x}")
+            }
+            BudgetScope::App => f.write_str("app"),
+        }
+    }
 }
 
 impl CredentialId {
@@ -167,7 +188,7 @@ impl CredentialId {
     }
 
     /// The budget this credential's calls draw on.
-    pub(crate) fn budget_scope(&self) -> BudgetScope {
+    pub fn budget_scope(&self) -> BudgetScope {
         match &self.0 {
             Kind::Webhook { user, fingerprint } => BudgetScope::Webhook {
                 user: *user,
@@ -195,13 +216,15 @@ impl fmt::Debug for CredentialId {
 }
 
 /// The first 64 bits of SHA-256 of the webhook's secret: stable across processes, so
-/// a shared store can key state by it, and not reversible to the secret. Zero only if
-/// no crypto provider is available (then the webhooks of one user share state).
+/// a shared store can key state by it, and not reversible to the secret.
 fn webhook_fingerprint(portal: &Portal) -> u64 {
-    portal
-        .webhook_secret()
-        .and_then(|secret| crate::tls::sha256_prefix(secret.expose_secret().as_bytes()))
-        .unwrap_or(0)
+    use sha2::{Digest, Sha256};
+    portal.webhook_secret().map_or(0, |secret| {
+        let digest = Sha256::digest(secret.expose_secret().as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+        u64::from_be_bytes(first)
+    })
 }
 
 #[cfg(test)]

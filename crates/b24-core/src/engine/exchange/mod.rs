@@ -7,33 +7,50 @@
 //! - **outputs**: [`Exchange::poll`] returns the next [`Action`];
 //!   [`Exchange::poll_event`] drains the [`Event`]s recorded so far;
 //! - **inputs**: [`Exchange::handle_response`], [`Exchange::handle_transport_error`]
-//!   and [`Exchange::handle_token`] hand the outcome of the last action back;
-//! - **getters**: [`Exchange::attempts`], [`Exchange::idempotency_key`], ...
+//!   and [`Exchange::handle_store`] hand the outcome of the last action back;
+//! - **accessors**: [`Exchange::attempts`], [`Exchange::idempotency_key`], ...
 //!
 //! The order is fixed: call `poll(now)`; carry out the action; hand its outcome to the
 //! matching `handle_*` (nothing for [`Action::Wait`]); poll again; stop at
 //! [`Action::Done`]. Polling while an outcome is owed, or after `Done`, ends the
 //! exchange with [`Error::ExchangeMisuse`]. An outcome handed in when none is owed is
 //! ignored.
+//!
+//! The steps of one attempt: the deadline; the operating budgets of the call's methods
+//! (a store operation); a slot in the host's request bucket (a store operation); for
+//! OAuth, the current token (a store operation); the request. Each store operation is
+//! answered in place when the store answers at once (the in-memory stores), and is
+//! otherwise handed out as [`Action::Store`]. A token refresh (after a 401) runs inside
+//! the exchange too ([`refresh`]): the turn from the token store, the refresh request
+//! as [`Action::Send`] with [`Purpose::TokenRefresh`], the compare-and-swap of the
+//! new pair.
+
+mod action;
+mod refresh;
+
+pub use refresh::REFRESH_LEASE;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::Duration;
 
 use b24_types::ErrorCode;
 use bytes::Bytes;
 
+pub use action::{wait_duration, Action, ExchangeOptions, KeyMode, Outgoing, Purpose};
+
 use super::backoff::Jitter;
-use super::budget::{latest_plausible_reset, operating_millis};
+use super::budget::{latest_plausible_reset, operating_millis, BudgetVerdict};
 use super::classify::{classify, Observation, OutcomeClass};
 use super::event::{Event, WaitReason};
 use super::idempotency::KeySupport;
-use super::oauth::RefreshNeeded;
 use super::policy::{CallFacts, Decision, RetryPolicy, RetryReason, StopReason};
 use super::state::PortalState;
-use super::token::TokenGeneration;
+use super::store::{
+    Answer, BudgetCheck, RefreshLease, Reservation, StoreCall, StoreError, StoreOutcome, StoreTask,
+};
+use super::token::{TokenGeneration, TokenSet};
 use super::transport::{SentState, TransportErrorKind, TransportFailure};
-use super::{BudgetVerdict, Timestamp};
+use super::Timestamp;
 use crate::error::{Error, InputError};
 use crate::idempotency_key::IdempotencyKey;
 use crate::method::{Method, Repeat};
@@ -44,112 +61,6 @@ use crate::response::parse_response;
 
 /// The header a keyed answer echoes.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
-
-/// What the adapter must do next.
-#[non_exhaustive]
-pub enum Action<T> {
-    /// Send this request and hand the answer to [`Exchange::handle_response`], or
-    /// the failure to [`Exchange::handle_transport_error`]. The rate-limiter slot is
-    /// already granted. **The URI may hold a webhook secret: never log it.**
-    Send(http::Request<Bytes>),
-    /// Sleep until `until`, then poll again.
-    Wait {
-        /// When to poll again.
-        until: Timestamp,
-        /// Why (for logs and metrics).
-        reason: WaitReason,
-    },
-    /// Obtain a fresh access token (single-flight per token pair, see
-    /// [`RefreshNeeded::plan`]) and hand the outcome to [`Exchange::handle_token`].
-    RefreshToken(RefreshNeeded),
-    /// The call is over.
-    Done(Result<Reply<T>, Error>),
-}
-
-impl<T> fmt::Debug for Action<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Action::Send(req) => f
-                .debug_struct("Send")
-                .field("method", req.method())
-                .field("body_len", &req.body().len())
-                .finish_non_exhaustive(),
-            Action::Wait { until, reason } => f
-                .debug_struct("Wait")
-                .field("until", until)
-                .field("reason", reason)
-                .finish(),
-            Action::RefreshToken(need) => f.debug_tuple("RefreshToken").field(need).finish(),
-            Action::Done(Ok(_)) => f.write_str("Done(Ok(..))"),
-            Action::Done(Err(e)) => f.debug_tuple("Done").field(&Err::<(), _>(e)).finish(),
-        }
-    }
-}
-
-/// Whether and which `Idempotency-Key` an exchange sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum KeyMode {
-    /// Generate one for methods that honour keys
-    /// ([`Method::honours_idempotency_key`]: by default REST 3.0 writes, not the
-    /// REST 3.0 `batch`); none otherwise.
-    Auto,
-    /// Send none (writes are then never repeated once they may have run).
-    Off,
-    /// Send this one (only for methods that honour keys; refused for the others).
-    Key(IdempotencyKey),
-}
-
-/// Per-call options of an [`Exchange`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct ExchangeOptions {
-    policy: RetryPolicy,
-    key: KeyMode,
-    user_agent: Option<String>,
-}
-
-impl Default for ExchangeOptions {
-    fn default() -> Self {
-        Self {
-            policy: RetryPolicy::default(),
-            key: KeyMode::Auto,
-            user_agent: None,
-        }
-    }
-}
-
-impl ExchangeOptions {
-    /// The default policy, automatic idempotency keys, the default user agent.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The retry policy.
-    pub fn policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Sends this `Idempotency-Key` on every attempt (methods that honour keys only;
-    /// [`Exchange::with_options`] refuses it for the others).
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.key = KeyMode::Key(key);
-        self
-    }
-
-    /// Sends no `Idempotency-Key`, not even a generated one.
-    pub fn without_idempotency_key(mut self) -> Self {
-        self.key = KeyMode::Off;
-        self
-    }
-
-    /// The `User-Agent` header value.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = Some(user_agent.into());
-        self
-    }
-}
 
 enum Phase<T> {
     /// About to start an attempt, not before `not_before`.
@@ -162,10 +73,28 @@ enum Phase<T> {
     Slotted {
         at: Timestamp,
     },
+    /// The slot is reached; the request goes with this token (OAuth) or none.
+    Sending(Option<TokenSet>),
     AwaitingResponse,
-    /// A fresh token must be asked for.
-    NeedToken(TokenGeneration),
-    AwaitingToken,
+    /// A token refresh: ask the store for the turn, not before `not_before`.
+    RefreshTurn {
+        stale: TokenGeneration,
+        not_before: Option<Timestamp>,
+    },
+    /// The refresh request is ready to go.
+    RefreshSend {
+        request: http::Request<Bytes>,
+        lease: RefreshLease,
+    },
+    /// The refresh request was sent; its answer is owed.
+    AwaitingRefresh {
+        lease: RefreshLease,
+    },
+    /// A store operation's outcome is owed; the phase to return to (a write leaves
+    /// it as it was; a read's answer sets the next one).
+    AwaitingStore(Box<Phase<T>>),
+    /// Waiting for the answer of a store read queued in the outbox.
+    Resume,
     Done(Result<Reply<T>, Error>),
     Finished,
 }
@@ -180,6 +109,8 @@ pub struct Exchange<M: Method> {
     key: Option<IdempotencyKey>,
     jitter: Jitter,
     phase: Phase<M::Output>,
+    /// Store operations handed out but not awaited yet (writes after an answer).
+    outbox: VecDeque<StoreTask>,
     attempts: u32,
     token_refreshed: bool,
     sent_token: TokenGeneration,
@@ -193,8 +124,17 @@ pub struct Exchange<M: Method> {
     maybe_ran: bool,
     /// The methods whose budgets the call is charged to, each once.
     budget_methods: Vec<String>,
+    /// The latest reset time the budget store knew for them at the last check.
+    known_reset: Option<Timestamp>,
     /// Whether a reply's `time` is recorded under the method's own name.
     records_own_time: bool,
+    /// What the host's answers showed about keys, as last seen.
+    key_support: KeySupport,
+    /// A failed refresh answer, while the store is read again to see whether someone
+    /// else refreshed meanwhile (then the call replays with theirs).
+    refresh_failed: Option<(Error, RefreshLease)>,
+    /// This exchange's id as a refresh lease holder.
+    holder: u64,
     deadline: Option<Timestamp>,
     started: bool,
     last_error: Option<Error>,
@@ -255,8 +195,11 @@ impl<M: Method> Exchange<M> {
         Ok(Self {
             method,
             call,
-            state: state.clone(),
             jitter: Jitter::new(state.keys().next_seed()),
+            key_support: state.key_support(),
+            refresh_failed: None,
+            holder: state.keys().next_seed(),
+            state: state.clone(),
             policy: options.policy,
             key,
             phase: Phase::Ready {
@@ -264,6 +207,7 @@ impl<M: Method> Exchange<M> {
                 reason: WaitReason::RateLimit,
                 budget_cleared: false,
             },
+            outbox: VecDeque::new(),
             attempts: 0,
             token_refreshed: false,
             sent_token: TokenGeneration::NONE,
@@ -271,6 +215,7 @@ impl<M: Method> Exchange<M> {
             maybe_ran: false,
             blocks_budgets: false,
             budget_methods,
+            known_reset: None,
             records_own_time,
             deadline: None,
             started: false,
@@ -294,9 +239,14 @@ impl<M: Method> Exchange<M> {
         self.key.as_ref()
     }
 
-    /// Attempts handed to the adapter so far.
+    /// Attempts handed to the adapter so far (token refresh requests not counted).
     pub fn attempts(&self) -> u32 {
         self.attempts
+    }
+
+    /// The call's deadline on the engine's clock, once the first poll has fixed it.
+    pub fn deadline(&self) -> Option<Timestamp> {
+        self.deadline
     }
 
     /// True once [`Action::Done`] has been returned.
@@ -316,6 +266,14 @@ impl<M: Method> Exchange<M> {
             self.deadline = self.policy.get_deadline().map(|d| now.saturating_add(d));
         }
         loop {
+            if let Some(task) = self.outbox.pop_front() {
+                if !matches!(self.phase, Phase::AwaitingStore(_) | Phase::Finished) {
+                    let then = std::mem::replace(&mut self.phase, Phase::Finished);
+                    self.phase = Phase::AwaitingStore(Box::new(then));
+                    return Action::Store(task);
+                }
+                self.outbox.push_front(task);
+            }
             match std::mem::replace(&mut self.phase, Phase::Finished) {
                 Phase::Finished => {
                     return Action::Done(Err(Error::ExchangeMisuse(
@@ -323,20 +281,43 @@ impl<M: Method> Exchange<M> {
                     )))
                 }
                 Phase::Done(result) => return Action::Done(result),
-                Phase::AwaitingResponse => {
+                Phase::AwaitingResponse | Phase::AwaitingRefresh { .. } => {
                     return Action::Done(Err(Error::ExchangeMisuse(
                         "polled while the response to a sent request was owed",
                     )))
                 }
-                Phase::AwaitingToken => {
+                Phase::AwaitingStore(_) => {
                     return Action::Done(Err(Error::ExchangeMisuse(
-                        "polled while the outcome of a token refresh was owed",
+                        "polled while the outcome of a store operation was owed",
                     )))
                 }
-                Phase::NeedToken(stale) => {
-                    self.phase = Phase::AwaitingToken;
-                    return Action::RefreshToken(RefreshNeeded::new(stale));
+                Phase::Resume => {
+                    return Action::Done(Err(Error::ExchangeMisuse(
+                        "internal: a store answer was lost",
+                    )))
                 }
+                Phase::RefreshTurn { stale, not_before } => {
+                    if let Some(t) = not_before.filter(|t| *t > now) {
+                        self.phase = Phase::RefreshTurn {
+                            stale,
+                            not_before: Some(t),
+                        };
+                        return Action::Wait {
+                            until: t,
+                            reason: WaitReason::TokenRefresh,
+                        };
+                    }
+                    self.begin_refresh(stale, now);
+                }
+                Phase::RefreshSend { request, lease } => {
+                    let deadline = Some(
+                        self.deadline
+                            .map_or(lease.expires_at(), |d| d.min(lease.expires_at())),
+                    );
+                    self.phase = Phase::AwaitingRefresh { lease };
+                    return Action::Send(Outgoing::new(request, deadline, Purpose::TokenRefresh));
+                }
+                Phase::Sending(token) => return self.send(now, token),
                 Phase::Slotted { at } => {
                     if at > now {
                         self.phase = Phase::Slotted { at };
@@ -345,7 +326,15 @@ impl<M: Method> Exchange<M> {
                             reason: WaitReason::RateLimit,
                         };
                     }
-                    return self.send(now);
+                    let tokens = self
+                        .state
+                        .tokens()
+                        .filter(|_| self.call.portal().is_oauth())
+                        .cloned();
+                    match tokens {
+                        None => self.phase = Phase::Sending(None),
+                        Some(store) => self.run(store.current(), Answer::Token, now),
+                    }
                 }
                 Phase::Ready {
                     not_before,
@@ -364,56 +353,164 @@ impl<M: Method> Exchange<M> {
                         self.finish_deadline();
                         continue;
                     }
-                    if !budget_cleared {
-                        match self.check_budgets(now) {
-                            (BudgetVerdict::Go, _) => {}
-                            (BudgetVerdict::Spread { at }, _) => {
-                                self.schedule(now, at, WaitReason::BudgetSpread, true);
-                                continue;
-                            }
-                            (BudgetVerdict::Hold { until }, held) => {
-                                let wait = until.saturating_duration_since(now);
-                                if wait > self.policy.get_max_operating_wait() {
-                                    let err = Error::OperatingLimit {
-                                        method: held,
-                                        reset_at: until,
-                                        last: None,
-                                    };
-                                    self.finish(
-                                        Err(err),
-                                        StopReason::OperatingLimit { reset_at: until },
-                                    );
-                                } else {
-                                    self.schedule(now, until, WaitReason::BudgetReset, false);
-                                }
-                                continue;
-                            }
-                        }
+                    if budget_cleared || self.budget_methods.is_empty() {
+                        let call = self.state.host().reserve(now);
+                        self.run(call, Answer::Slot, now);
+                    } else {
+                        let call = self.state.budgets().check(&self.budget_methods, now);
+                        self.run(call, Answer::Budget, now);
                     }
-                    let slot = self.state.limiter().reserve(now);
-                    if slot > now {
-                        if self.deadline.is_some_and(|d| slot > d) {
-                            self.finish_deadline();
-                            continue;
-                        }
-                        self.record_wait(now, slot, WaitReason::RateLimit);
-                        self.phase = Phase::Slotted { at: slot };
-                        continue;
-                    }
-                    return self.send(now);
                 }
             }
         }
     }
 
+    /// Hands in the outcome of the last [`Action::Store`].
+    pub fn handle_store(&mut self, outcome: StoreOutcome, now: Timestamp) {
+        match std::mem::replace(&mut self.phase, Phase::Finished) {
+            Phase::AwaitingStore(then) => {
+                self.phase = *then;
+                self.on_answer(outcome.0, now);
+            }
+            // None is owed: ignored, the exchange stays where it was.
+            other => self.phase = other,
+        }
+    }
+
+    /// Runs a store call the call needs an answer from: a ready answer is taken in at
+    /// once; a pending one goes out first on the next poll, as [`Action::Store`], and
+    /// its answer sets the phase.
+    fn run<T: Send + 'static>(
+        &mut self,
+        call: StoreCall<T>,
+        wrap: fn(Result<T, StoreError>) -> Answer,
+        now: Timestamp,
+    ) {
+        match call {
+            StoreCall::Ready(result) => self.on_answer(wrap(result), now),
+            StoreCall::Pending(future) => {
+                self.phase = Phase::Resume;
+                self.outbox.push_front(StoreTask::new(future, wrap));
+            }
+        }
+    }
+
+    /// Queues a write whose outcome only matters if it failed (reported as an event).
+    fn write(&mut self, call: StoreCall<()>) {
+        match call {
+            StoreCall::Ready(Ok(())) => {}
+            StoreCall::Ready(Err(err)) => self.write_failed(&err),
+            StoreCall::Pending(future) => {
+                self.outbox
+                    .push_back(StoreTask::new(future, Answer::Written));
+            }
+        }
+    }
+
+    fn write_failed(&mut self, err: &StoreError) {
+        self.events
+            .push_back(Event::StoreWriteFailed { kind: err.kind });
+    }
+
+    /// Takes in a store answer; the phase is where the operation was asked from.
+    fn on_answer(&mut self, answer: Answer, now: Timestamp) {
+        match answer {
+            Answer::Written(Ok(())) => {}
+            Answer::Written(Err(err)) => self.write_failed(&err),
+            Answer::Budget(Ok(check)) => self.on_budget(check, now),
+            Answer::Slot(Ok(reservation)) => self.on_slot(reservation, now),
+            Answer::Token(Ok(current)) if self.refresh_failed.is_some() => {
+                self.on_recheck(current);
+            }
+            Answer::Token(Ok(Some(tokens))) => self.phase = Phase::Sending(Some(tokens)),
+            Answer::Token(Ok(None)) => {
+                self.finish(
+                    Err(InputError::MissingAccessToken.into()),
+                    StopReason::InvalidRequest,
+                );
+            }
+            Answer::Turn(Ok(turn)) => self.on_turn(turn, now),
+            Answer::Replaced(Ok(replaced)) => self.on_replaced(replaced),
+            Answer::Token(Err(_)) if self.refresh_failed.is_some() => {
+                // The store could not be read again after a refused refresh: the
+                // refusal is the call's outcome.
+                self.on_recheck(None);
+            }
+            Answer::Budget(Err(err))
+            | Answer::Slot(Err(err))
+            | Answer::Token(Err(err))
+            | Answer::Turn(Err(err))
+            | Answer::Replaced(Err(err)) => {
+                self.finish(Err(Error::Store(err)), StopReason::StoreFailed);
+            }
+        }
+    }
+
+    fn on_budget(&mut self, check: BudgetCheck, now: Timestamp) {
+        self.known_reset = check.reset_at;
+        match check.verdict {
+            BudgetVerdict::Go => {
+                self.phase = Phase::Ready {
+                    not_before: None,
+                    reason: WaitReason::RateLimit,
+                    budget_cleared: true,
+                };
+            }
+            BudgetVerdict::Spread { at } => {
+                self.schedule(now, at, WaitReason::BudgetSpread, true);
+            }
+            BudgetVerdict::Hold { until } => {
+                let wait = until.saturating_duration_since(now);
+                if wait > self.policy.get_max_operating_wait() {
+                    let err = Error::OperatingLimit {
+                        method: check.held.unwrap_or_default(),
+                        reset_at: until,
+                        last: None,
+                    };
+                    self.finish(Err(err), StopReason::OperatingLimit { reset_at: until });
+                } else {
+                    self.schedule(now, until, WaitReason::BudgetReset, false);
+                }
+            }
+        }
+    }
+
+    fn on_slot(&mut self, reservation: Reservation, now: Timestamp) {
+        // A store that knows nothing (`Unknown`) is no evidence: keep what this state
+        // knows (an assumed support, which may not have reached the store).
+        let support = match reservation.key_support {
+            KeySupport::Unknown => self.state.key_support(),
+            known => known,
+        };
+        self.key_support = support;
+        if let Some(from) = self.state.note_key_support(support) {
+            self.events
+                .push_back(Event::KeySupportChanged { from, to: support });
+        }
+        let slot = reservation.at;
+        if slot > now {
+            if self.deadline.is_some_and(|d| slot > d) {
+                self.finish_deadline();
+                return;
+            }
+            self.record_wait(now, slot, WaitReason::RateLimit);
+        }
+        self.phase = Phase::Slotted { at: slot };
+    }
+
     /// Hands in the answer to the last [`Action::Send`].
     pub fn handle_response(&mut self, response: http::Response<Bytes>, now: Timestamp) {
-        if !matches!(self.phase, Phase::AwaitingResponse) {
-            return;
+        match std::mem::replace(&mut self.phase, Phase::Finished) {
+            Phase::AwaitingResponse => self.on_response(&response, now),
+            Phase::AwaitingRefresh { lease } => self.on_refresh_answer(&response, lease, now),
+            other => self.phase = other,
         }
+    }
+
+    fn on_response(&mut self, response: &http::Response<Bytes>, now: Timestamp) {
         let status = response.status().as_u16();
-        self.observe_key_echo(&response);
-        let parsed = parse_response(&self.method, &response);
+        self.observe_key_echo(response);
+        let parsed = parse_response(&self.method, response);
         let time = match &parsed {
             Ok(reply) => reply.time.as_ref(),
             Err(Error::Api(api)) => api.time.as_ref(),
@@ -422,10 +519,12 @@ impl<M: Method> Exchange<M> {
         if let Some(time) = time {
             // A reply's `time` is its own method's; a batch's is no one command's, and
             // the outer batch call is not counted, so it is not recorded.
-            if self.records_own_time {
-                self.state
+            if self.records_own_time && time.operating_reset_at.is_some() {
+                let call = self
+                    .state
                     .budgets()
                     .record(self.call.method_name(), time, now);
+                self.write(call);
             }
             if let Some(op) = time.operating {
                 self.events.push_back(Event::OperatingReported {
@@ -483,22 +582,16 @@ impl<M: Method> Exchange<M> {
             _ => None,
         }
         .filter(|t| *t > now)
-        .or_else(|| {
-            // The latest reset known for any method the call is charged to.
-            let budgets = self.state.budgets();
-            self.budget_methods
-                .iter()
-                .filter_map(|m| budgets.reset_at(m))
-                .filter(|t| *t > now)
-                .max()
-        })
+        // The latest reset the store knew for any method the call is charged to.
+        .or(self.known_reset.filter(|t| *t > now))
         // A reset beyond the platform's ten-minute window is impossible (a garbled
         // figure): never wait, nor hold the method, for longer than the window.
         .map(|t| t.min(latest_plausible_reset(now)))
         .filter(|_| class != OutcomeClass::OperatingLimit || budget_spent);
         // A 503 without a code may be the rate limit too: slow down either way.
         if matches!(class, OutcomeClass::RateLimited | OutcomeClass::Unavailable) {
-            self.state.limiter().on_throttled(now);
+            let call = self.state.host().throttled(now);
+            self.write(call);
         }
         // The portal refuses a key it holds a stored answer for when the body differs
         // (after a token refresh the token in the body does). If an earlier attempt
@@ -516,9 +609,14 @@ impl<M: Method> Exchange<M> {
 
     /// Hands in a transport failure of the last [`Action::Send`].
     pub fn handle_transport_error(&mut self, failure: TransportFailure, now: Timestamp) {
-        if !matches!(self.phase, Phase::AwaitingResponse) {
-            return;
+        match std::mem::replace(&mut self.phase, Phase::Finished) {
+            Phase::AwaitingResponse => self.on_transport_error(failure, now),
+            Phase::AwaitingRefresh { lease } => self.on_refresh_failure(failure, lease),
+            other => self.phase = other,
         }
+    }
+
+    fn on_transport_error(&mut self, failure: TransportFailure, now: Timestamp) {
         let (sent, kind, source) = failure.into_parts();
         let class = classify(self.call.api(), Observation::Transport(sent));
         self.events.push_back(Event::AttemptEnded {
@@ -538,47 +636,10 @@ impl<M: Method> Exchange<M> {
         self.decide(class, err, None, now);
     }
 
-    /// Hands in the outcome of the last [`Action::RefreshToken`]: the generation to
-    /// replay with, or why no fresh token could be had.
-    ///
-    /// An error ends the call with it: a refresh is never retried (one that failed
-    /// before it was sent leaves the stored pair as it was, for the next call).
-    ///
-    /// `now` is taken for symmetry with the other inputs (every `handle_*` gets the
-    /// time the outcome arrived); the engine does not need it here, since the replay
-    /// is timed by the next [`Exchange::poll`].
-    pub fn handle_token(&mut self, outcome: Result<TokenGeneration, Error>, now: Timestamp) {
-        if !matches!(self.phase, Phase::AwaitingToken) {
-            return;
-        }
-        let _ = now;
-        match outcome {
-            Ok(generation) => {
-                self.token_refreshed = true;
-                self.events.push_back(Event::TokenRefreshed { generation });
-                self.events.push_back(Event::Retrying {
-                    next_attempt: self.attempts.saturating_add(1),
-                    reason: RetryReason::TokenRefreshed,
-                });
-                self.last_error = None;
-                self.phase = Phase::Ready {
-                    not_before: None,
-                    reason: WaitReason::RateLimit,
-                    budget_cleared: false,
-                };
-            }
-            Err(err) => self.finish(Err(err), StopReason::TokenRefreshFailed),
-        }
-    }
-
-    fn send(&mut self, now: Timestamp) -> Action<M::Output> {
-        let token = match self.state.tokens() {
-            Some(store) if self.call.portal().is_oauth() => store.current(),
-            _ => None,
-        };
-        let generation = token.as_ref().map(super::TokenSet::generation);
+    fn send(&mut self, now: Timestamp, token: Option<TokenSet>) -> Action<M::Output> {
+        let generation = token.as_ref().map(TokenSet::generation);
         let request = self.call.request(
-            token.as_ref().map(super::TokenSet::access_token),
+            token.as_ref().map(TokenSet::access_token),
             self.key.as_ref(),
         );
         match request {
@@ -592,7 +653,7 @@ impl<M: Method> Exchange<M> {
                     token: generation,
                 });
                 self.phase = Phase::AwaitingResponse;
-                Action::Send(request)
+                Action::Send(Outgoing::new(request, self.deadline, Purpose::Call))
             }
             Err(err) => {
                 self.finish(Err(err), StopReason::InvalidRequest);
@@ -604,9 +665,7 @@ impl<M: Method> Exchange<M> {
     /// Whether the call's key protects a repeat: a key the method honours, on a
     /// portal not shown to ignore keys.
     fn key_protects(&self) -> bool {
-        self.key.is_some()
-            && self.call.honours_idempotency_key()
-            && self.state.key_support().protects()
+        self.key.is_some() && self.call.honours_idempotency_key() && self.key_support.protects()
     }
 
     /// Takes in what an answer to a keyed write shows about the portal's key support:
@@ -635,8 +694,13 @@ impl<M: Method> Exchange<M> {
             None // an echo of something else: no evidence either way
         };
         if let Some(to) = seen {
-            if let Some(from) = self.state.set_key_support(to) {
+            self.key_support = to;
+            if let Some(from) = self.state.note_key_support(to) {
                 self.events.push_back(Event::KeySupportChanged { from, to });
+            }
+            if seen != Some(KeySupport::Unknown) {
+                let call = self.state.host().record_key_support(to);
+                self.write(call);
             }
         }
     }
@@ -716,7 +780,10 @@ impl<M: Method> Exchange<M> {
                 let stale = self.sent_token;
                 self.events.push_back(Event::RefreshRequested { stale });
                 self.last_error = Some(err);
-                self.phase = Phase::NeedToken(stale);
+                self.phase = Phase::RefreshTurn {
+                    stale,
+                    not_before: None,
+                };
             }
             Decision::Stop(reason) => {
                 let err =
@@ -735,7 +802,7 @@ impl<M: Method> Exchange<M> {
         }
     }
 
-    fn stop_error(&self, reason: StopReason, err: Error) -> Error {
+    fn stop_error(&mut self, reason: StopReason, err: Error) -> Error {
         match reason {
             StopReason::AttemptsExhausted => Error::RetriesExhausted {
                 attempts: self.attempts,
@@ -768,40 +835,11 @@ impl<M: Method> Exchange<M> {
         }
     }
 
-    /// The combined verdict of the budgets the call is charged to
-    /// ([`Method::budget_methods`]): held while any is held (until the latest end,
-    /// with the name of that method), else spread to the latest slot, else go.
-    fn check_budgets(&self, now: Timestamp) -> (BudgetVerdict, String) {
-        let budgets = self.state.budgets();
-        let mut hold: Option<(Timestamp, &str)> = None;
-        let mut spread: Option<Timestamp> = None;
-        for name in &self.budget_methods {
-            match budgets.check(name, now) {
-                BudgetVerdict::Go => {}
-                BudgetVerdict::Spread { at } => {
-                    spread = Some(spread.map_or(at, |s| s.max(at)));
-                }
-                BudgetVerdict::Hold { until } => {
-                    if hold.is_none_or(|(h, _)| until > h) {
-                        hold = Some((until, name));
-                    }
-                }
-            }
-        }
-        match (hold, spread) {
-            (Some((until, name)), _) => (BudgetVerdict::Hold { until }, name.to_owned()),
-            (None, Some(at)) => (BudgetVerdict::Spread { at }, String::new()),
-            (None, None) => (BudgetVerdict::Go, String::new()),
-        }
-    }
-
     /// Marks every method the call is charged to as refused until `until` (a 429:
     /// for a batch the portal does not say which command was refused).
-    fn block_budgets(&self, until: Timestamp) {
-        let budgets = self.state.budgets();
-        for name in &self.budget_methods {
-            budgets.block(name, until);
-        }
+    fn block_budgets(&mut self, until: Timestamp) {
+        let call = self.state.budgets().block(&self.budget_methods, until);
+        self.write(call);
     }
 
     fn retry_at(
@@ -872,9 +910,12 @@ impl<M: Method> fmt::Debug for Exchange<M> {
         let phase = match &self.phase {
             Phase::Ready { .. } => "ready",
             Phase::Slotted { .. } => "slotted",
+            Phase::Sending(_) => "sending",
             Phase::AwaitingResponse => "awaiting response",
-            Phase::NeedToken(_) => "needs token",
-            Phase::AwaitingToken => "awaiting token",
+            Phase::RefreshTurn { .. } => "refresh: asking for the turn",
+            Phase::RefreshSend { .. } => "refresh: sending",
+            Phase::AwaitingRefresh { .. } => "refresh: awaiting the answer",
+            Phase::AwaitingStore(_) | Phase::Resume => "awaiting a store operation",
             Phase::Done(_) => "done",
             Phase::Finished => "finished",
         };
@@ -885,10 +926,4 @@ impl<M: Method> fmt::Debug for Exchange<M> {
             .field("idempotency_key", &self.key)
             .finish_non_exhaustive()
     }
-}
-
-/// How long until `until`, from `now` (zero if it has passed). A convenience for
-/// adapters turning [`Action::Wait`] into a sleep.
-pub fn wait_duration(now: Timestamp, until: Timestamp) -> Duration {
-    until.saturating_duration_since(now)
 }

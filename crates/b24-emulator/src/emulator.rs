@@ -616,6 +616,7 @@ fn admit<'a>(
         return Admission::Answered(failure_response(&system::overload()));
     }
     if !state.bucket.admit(now) {
+        state.rate_limited = state.rate_limited.saturating_add(1);
         return Admission::Answered(failure_response(&system::query_limit()));
     }
 

@@ -27,6 +27,8 @@ pub(crate) struct PortalState {
     pub(crate) faults: FaultQueue,
     pub(crate) overloaded: bool,
     pub(crate) counts: BTreeMap<String, u64>,
+    /// Requests refused with 503 `QUERY_LIMIT_EXCEEDED` (the request bucket was full).
+    pub(crate) rate_limited: u64,
     pub(crate) requests: VecDeque<RecordedRequest>,
 }
 
@@ -207,6 +209,7 @@ impl Portal {
             faults: FaultQueue::default(),
             overloaded: false,
             counts: BTreeMap::new(),
+            rate_limited: 0,
             requests: VecDeque::new(),
         };
         Self {
@@ -369,6 +372,12 @@ impl Portal {
             .unwrap_or(0)
     }
 
+    /// How many requests the request bucket refused (503 `QUERY_LIMIT_EXCEEDED`),
+    /// since the start or the last [`clear_requests`](Self::clear_requests).
+    pub fn rate_limited(&self) -> u64 {
+        self.lock().rate_limited
+    }
+
     /// Request counts per method.
     pub fn call_counts(&self) -> BTreeMap<String, u64> {
         self.lock().counts.clone()
@@ -384,6 +393,7 @@ impl Portal {
         let mut state = self.lock();
         state.requests.clear();
         state.counts.clear();
+        state.rate_limited = 0;
     }
 
     // ---- credentials ----

@@ -349,7 +349,9 @@ impl PortalBuilder {
                 ));
             }
         }
-        let key = match port {
+        // The scheme's own port is the same portal as no port: one bucket, one key.
+        let default_port = if scheme == Scheme::HTTPS { 443 } else { 80 };
+        let key = match port.filter(|p| u32::from(*p) != default_port) {
             Some(p) => format!("{host_lower}:{p}"),
             None => host_lower,
         };

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use b24_core::engine::{BucketConfig, HostStore, KeySupport, Reservation, StoreCall, Timestamp};
 
@@ -16,8 +17,9 @@ use crate::scripts;
 /// [`LeakyBucket`](b24_core::engine::LeakyBucket), kept as one number (when the bucket
 /// would be empty, in microseconds) and computed on Redis's clock (`TIME` inside the
 /// script): [`reserve`](HostStore::reserve) answers the delay until the slot, which is
-/// added to the caller's `now`, so clocks that disagree between machines cannot make
-/// two processes overrun the bucket.
+/// added to this machine's clock as the answer arrives (never earlier than the
+/// caller's `now`), so clocks that disagree between machines cannot make two
+/// processes overrun the bucket, and a slow round trip only makes a slot later.
 pub struct RedisHostStore {
     conn: Conn,
     bucket_key: String,
@@ -103,10 +105,18 @@ impl HostStore for RedisHostStore {
                     let key_support = int(support)
                         .and_then(key_support)
                         .ok_or(OpError::Corrupt("the key support holds an unknown value"))?;
-                    Ok(Reservation {
-                        at: slot_at(now, u64::try_from(delay).unwrap_or(0)),
-                        key_support,
-                    })
+                    // The delay counts from Redis's now, which is later than the
+                    // caller's `now` by the time the request took to get there: count
+                    // it from this moment, after the answer, so the slot is never
+                    // early (a slow round trip makes it late, which is safe).
+                    let delay = u64::try_from(delay).unwrap_or(0);
+                    let at = if delay == 0 {
+                        now
+                    } else {
+                        let base = Timestamp::from_system_time(SystemTime::now()).max(now);
+                        slot_at(base, delay)
+                    };
+                    Ok(Reservation { at, key_support })
                 }),
         )
     }

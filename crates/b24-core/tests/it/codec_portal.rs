@@ -247,3 +247,15 @@ fn clones_share_state_and_host_is_stable() {
     assert_eq!(a.host(), b.host());
     assert_eq!(c.host(), a.host());
 }
+
+#[test]
+fn the_schemes_own_port_is_the_same_portal() {
+    let plain = Portal::webhook("https://Example.bitrix24.com/rest/1/k3y0f7h3w3bh00k5/").unwrap();
+    let explicit =
+        Portal::webhook("https://example.bitrix24.com:443/rest/1/k3y0f7h3w3bh00k5/").unwrap();
+    let other =
+        Portal::webhook("https://example.bitrix24.com:8443/rest/1/k3y0f7h3w3bh00k5/").unwrap();
+    assert_eq!(plain.host(), "example.bitrix24.com");
+    assert_eq!(explicit.host(), plain.host(), "one bucket, one key");
+    assert_eq!(other.host(), "example.bitrix24.com:8443");
+}

@@ -130,6 +130,8 @@ pub struct Exchange<M: Method> {
     records_own_time: bool,
     /// What the host's answers showed about keys, as last seen.
     key_support: KeySupport,
+    /// What the host store said about keys at this call's reservation.
+    stored_key_support: KeySupport,
     /// A failed refresh answer, while the store is read again to see whether someone
     /// else refreshed meanwhile (then the call replays with theirs).
     refresh_failed: Option<(Error, RefreshLease)>,
@@ -197,6 +199,7 @@ impl<M: Method> Exchange<M> {
             call,
             jitter: Jitter::new(state.keys().next_seed()),
             key_support: state.key_support(),
+            stored_key_support: KeySupport::Unknown,
             refresh_failed: None,
             holder: state.keys().next_seed(),
             state: state.clone(),
@@ -476,6 +479,7 @@ impl<M: Method> Exchange<M> {
     }
 
     fn on_slot(&mut self, reservation: Reservation, now: Timestamp) {
+        self.stored_key_support = reservation.key_support;
         // A store that knows nothing (`Unknown`) is no evidence: keep what this state
         // knows (an assumed support, which may not have reached the store).
         let support = match reservation.key_support {
@@ -698,7 +702,10 @@ impl<M: Method> Exchange<M> {
             if let Some(from) = self.state.note_key_support(to) {
                 self.events.push_back(Event::KeySupportChanged { from, to });
             }
-            if seen != Some(KeySupport::Unknown) {
+            // The store is told only what it does not know yet (its answer to this
+            // call's reservation): a steady portal costs no write per call.
+            if to != KeySupport::Unknown && to != self.stored_key_support {
+                self.stored_key_support = to;
                 let call = self.state.host().record_key_support(to);
                 self.write(call);
             }

@@ -2,9 +2,9 @@
 //! (and, with `--oauth`, its token pair) through Redis.
 //!
 //! ```sh
-//! cargo run -p b24-redis --example fleet -- --workers 4 --calls 150
-//! cargo run -p b24-redis --example fleet -- --store memory     # the baseline
-//! cargo run -p b24-redis --example fleet -- --oauth            # a token that expires mid-run
+//! cargo run --release -p b24-fleet -- --workers 4 --calls 150
+//! cargo run --release -p b24-fleet -- --store memory     # the baseline
+//! cargo run --release -p b24-fleet -- --oauth            # a token that expires mid-run
 //! ```
 //!
 //! The parent starts a `redis-server` on a free loopback port (from the Debian package
@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use b24_core::engine::{BucketConfig, OAuthApp, RefreshFailure, TokenSet};
+use b24_core::engine::{BucketConfig, OAuthApp, RefreshFailure, RetryPolicy, TokenSet};
 use b24_core::Portal;
 use b24_emulator::{Emulator, PortalConfig};
 use b24_hyper::Client;
@@ -130,10 +130,14 @@ fn parent(o: &Options) -> Result<(), String> {
 }
 
 async fn run_fleet(o: &Options, redis_url: Option<String>) -> Result<String, String> {
+    let total = o.workers * o.calls;
+    #[allow(clippy::cast_precision_loss)]
+    let minimum = (total as f64 - f64::from(o.burst)).max(0.0) / o.rate;
     let mut config = PortalConfig::new("localhost").bucket(o.burst, o.rate);
     if o.oauth {
-        // Long enough to be used first, short enough to expire mid-run.
-        config = config.access_token_ttl(Duration::from_secs(2));
+        // The first token expires a little past half-way through the run, the
+        // refreshed one after its end: one refresh is due.
+        config = config.access_token_ttl(Duration::from_secs_f64((minimum * 0.6).max(1.0)));
     }
     let server = Emulator::builder()
         .portal(config)
@@ -232,8 +236,6 @@ async fn run_fleet(o: &Options, redis_url: Option<String>) -> Result<String, Str
         .unwrap_or(0);
     #[allow(clippy::cast_precision_loss)]
     let wall = last.saturating_sub(first) as f64 / 1000.0;
-    #[allow(clippy::cast_precision_loss)]
-    let minimum = (total as f64 - f64::from(o.burst)).max(0.0) / o.rate;
     let report = serde_json::json!({
         "store": if o.store == Store::Redis { "redis" } else { "memory" },
         "auth": if o.oauth { "oauth" } else { "webhook" },
@@ -284,11 +286,19 @@ async fn work() -> Result<serde_json::Value, String> {
         .parse()
         .map_err(|e| format!("{e}"))?;
 
+    let mut policy = RetryPolicy::default();
+    if let Ok(ms) = std::env::var("B24_FLEET_REFRESH_LEASE_MS") {
+        let ms: u64 = ms
+            .parse()
+            .map_err(|e| format!("B24_FLEET_REFRESH_LEASE_MS: {e}"))?;
+        policy = policy.refresh_lease(Duration::from_millis(ms));
+    }
     let mut builder = Client::builder()
         .built_in_roots(false)
         .add_root_certificate_pem(ca)
         .resolve("localhost", addr)
         .bucket(BucketConfig::custom(burst, rate).map_err(|e| e.to_string())?)
+        .retry_policy(policy)
         .call_deadline(Duration::from_secs(120));
     if let Ok(redis) = std::env::var("B24_FLEET_REDIS") {
         let backend = RedisBackend::new(RedisConfig::new(redis)).map_err(|e| e.to_string())?;
@@ -323,6 +333,7 @@ async fn work() -> Result<serde_json::Value, String> {
 
     let wait = start_at.saturating_sub(unix_ms());
     tokio::time::sleep(Duration::from_millis(wait)).await;
+    eprintln!("fleet worker {}: started", env("B24_FLEET_WORKER")?);
     let first_sent_ms = unix_ms();
     let started = Instant::now();
     let queue = Arc::new(std::sync::Mutex::new(messages));

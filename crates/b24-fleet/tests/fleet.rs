@@ -71,7 +71,7 @@ const FLEET: &[&str] = &["--workers", "4", "--calls", "75", "--rate", "20"];
 #[test]
 fn four_processes_sharing_redis_never_overrun_the_bucket() {
     let _one = one_at_a_time();
-    if !b24_redis::testing::redis_server_available() {
+    if !b24_redis::testing::require_redis_server() {
         return;
     }
     let report = run_fleet(FLEET);
@@ -106,7 +106,7 @@ fn four_processes_with_their_own_buckets_overrun_the_portal() {
 #[test]
 fn an_oauth_token_expiring_mid_run_is_refreshed_once_for_all_processes() {
     let _one = one_at_a_time();
-    if !b24_redis::testing::redis_server_available() {
+    if !b24_redis::testing::require_redis_server() {
         return;
     }
     let mut args = FLEET.to_vec();

@@ -39,6 +39,28 @@ pub fn redis_server_available() -> bool {
     find_program(PROGRAM).is_some()
 }
 
+/// For a test that needs a Redis server but starts it another way (a child process
+/// of its own): true when `redis-server` is on `PATH`; otherwise a skip notice and
+/// false, or, under `CI=true`, a panic, as [`RedisServerBuilder::start`] does.
+///
+/// # Panics
+///
+/// When `redis-server` is missing and `CI=true`.
+#[allow(clippy::panic)] // a harness for tests: failing loudly is its job
+pub fn require_redis_server() -> bool {
+    if redis_server_available() {
+        return true;
+    }
+    if in_ci() {
+        panic!(
+            "{PROGRAM} is not on PATH, and CI=true: install it (Debian: \
+             `apt-get install redis-server`); the Redis tests must run in CI"
+        );
+    }
+    skip_notice();
+    false
+}
+
 fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -107,14 +129,7 @@ impl RedisServerBuilder {
     /// When `redis-server` is missing and `CI=true`, or when it does not start.
     #[allow(clippy::panic)] // a harness for tests: failing loudly is its job
     pub fn start(self) -> Option<RedisServer> {
-        if !redis_server_available() {
-            if in_ci() {
-                panic!(
-                    "{PROGRAM} is not on PATH, and CI=true: install it (Debian: \
-                     `apt-get install redis-server`); the Redis tests must run in CI"
-                );
-            }
-            skip_notice();
+        if !require_redis_server() {
             return None;
         }
         let dir = unique_dir();

@@ -89,7 +89,8 @@ pub use method::{Method, Repeat};
 pub use portal::{is_loopback_host, Portal, PortalBuilder};
 pub use reply::Reply;
 pub use request::{
-    build_request, validate_method_name, PreparedCall, RequestOptions, DEFAULT_USER_AGENT,
+    build_request, user_agent_value, validate_method_name, PreparedCall, RequestOptions,
+    DEFAULT_USER_AGENT,
 };
 pub use response::{
     decode_json, decode_value, parse_envelope, parse_envelope_with, parse_response, scrub_snippet,

@@ -56,6 +56,33 @@ pub trait Method {
         self.params().map(serde_json::Value::Object)
     }
 
+    /// The whole body as JSON text. By default [`body`](Method::body) serialised, after
+    /// checking that an object body holds no `auth` key (the request builder adds the
+    /// access token itself). A method on the hot path may write its fixed-shape body
+    /// directly (no intermediate [`serde_json::Value`]); it must then never write an
+    /// `auth` key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for invalid parameters, an `auth` key, or a body that
+    /// cannot be serialised.
+    fn body_json(&self) -> Result<Vec<u8>, Error> {
+        let body = self.body()?;
+        if let serde_json::Value::Object(map) = &body {
+            if map.contains_key("auth") {
+                return Err(crate::InputError::param(
+                    "auth",
+                    "reserved: the request builder adds the access token itself",
+                )
+                .into());
+            }
+        }
+        serde_json::to_vec(&body).map_err(|e| {
+            crate::InputError::param("params", format!("could not be serialised as JSON: {e}"))
+                .into()
+        })
+    }
+
     /// True when a success body may come without the `{"result": ...}` envelope, in
     /// which case the whole body is the result (`rest.documentation.openapi` may
     /// answer with the bare OpenAPI document). False by default.
@@ -107,6 +134,9 @@ impl<M: Method + ?Sized> Method for &M {
     }
     fn body(&self) -> Result<serde_json::Value, Error> {
         (**self).body()
+    }
+    fn body_json(&self) -> Result<Vec<u8>, Error> {
+        (**self).body_json()
     }
     fn accepts_bare_result(&self) -> bool {
         (**self).accepts_bare_result()

@@ -45,8 +45,21 @@ enum Auth {
     Webhook {
         user_id: UserId,
         secret: WebhookSecret,
+        /// The first 64 bits of SHA-256 of the secret, made once: calls name their
+        /// credential by it.
+        fingerprint: u64,
     },
     OAuth,
+}
+
+/// The first 64 bits (big-endian) of SHA-256 of a webhook secret: stable across
+/// processes and versions, and not reversible to the secret.
+fn secret_fingerprint(secret: &WebhookSecret) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(secret.expose_secret().as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+    u64::from_be_bytes(first)
 }
 
 impl Portal {
@@ -130,6 +143,16 @@ impl Portal {
     pub fn webhook_secret(&self) -> Option<&WebhookSecret> {
         match &self.0.auth {
             Auth::Webhook { secret, .. } => Some(secret),
+            Auth::OAuth => None,
+        }
+    }
+
+    /// The first 64 bits of SHA-256 of the webhook secret (`None` for OAuth portals):
+    /// what tells two webhooks of one user apart in shared state without the secret
+    /// (see [`CredentialId`](crate::registry::CredentialId)).
+    pub fn webhook_fingerprint(&self) -> Option<u64> {
+        match &self.0.auth {
+            Auth::Webhook { fingerprint, .. } => Some(*fingerprint),
             Auth::OAuth => None,
         }
     }
@@ -233,9 +256,11 @@ impl PortalBuilder {
                 ))
             }
         }
+        let secret = WebhookSecret::new(*secret);
         let auth = Auth::Webhook {
             user_id,
-            secret: WebhookSecret::new(*secret),
+            fingerprint: secret_fingerprint(&secret),
+            secret,
         };
         Ok(parsed.into_portal(auth))
     }
@@ -282,7 +307,11 @@ impl PortalBuilder {
             ));
         }
         check_secret(secret.expose_secret())?;
-        Ok(parsed.into_portal(Auth::Webhook { user_id, secret }))
+        Ok(parsed.into_portal(Auth::Webhook {
+            user_id,
+            fingerprint: secret_fingerprint(&secret),
+            secret,
+        }))
     }
 
     /// Splits an address into scheme, authority and path, checking the scheme rules.

@@ -44,6 +44,27 @@ use crate::portal::Portal;
 /// The default `User-Agent`: `b24/<crate version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("b24/", env!("CARGO_PKG_VERSION"));
 
+/// A `User-Agent` as a header value: non-empty visible ASCII without control
+/// characters.
+///
+/// # Errors
+///
+/// [`InputError::Param`] (`User-Agent`) for anything else.
+pub fn user_agent_value(user_agent: &str) -> Result<HeaderValue, InputError> {
+    if user_agent == DEFAULT_USER_AGENT {
+        return Ok(HeaderValue::from_static(DEFAULT_USER_AGENT));
+    }
+    HeaderValue::from_str(user_agent)
+        .ok()
+        .filter(|_| !user_agent.is_empty())
+        .ok_or_else(|| {
+            InputError::param(
+                "User-Agent",
+                "must be non-empty visible ASCII without control characters",
+            )
+        })
+}
+
 /// The longest method name accepted.
 const MAX_METHOD_NAME_LEN: usize = 200;
 
@@ -175,41 +196,32 @@ impl PreparedCall {
         method: &M,
         user_agent: &str,
     ) -> Result<Self, Error> {
+        Self::with_user_agent_value(portal, method, user_agent_value(user_agent)?)
+    }
+
+    /// As [`with_user_agent`](Self::with_user_agent), with a `User-Agent` already
+    /// checked by [`user_agent_value`] (an adapter checks its own once, at build time).
+    ///
+    /// # Errors
+    ///
+    /// As [`PreparedCall::new`].
+    pub fn with_user_agent_value<M: Method>(
+        portal: &Portal,
+        method: &M,
+        user_agent: HeaderValue,
+    ) -> Result<Self, Error> {
         let name = method.name();
         validate_method_name(name)?;
-        let user_agent = HeaderValue::from_str(user_agent)
-            .ok()
-            .filter(|_| !user_agent.is_empty())
-            .ok_or_else(|| {
-                InputError::param(
-                    "User-Agent",
-                    "must be non-empty visible ASCII without control characters",
-                )
-            })?;
         let api = method.api();
-        let body = method.body()?;
-        match &body {
-            serde_json::Value::Object(map) if map.contains_key("auth") => {
-                return Err(InputError::param(
-                    "auth",
-                    "reserved: the request builder adds the access token itself",
-                )
-                .into());
-            }
-            serde_json::Value::Object(_) => {}
-            _ if portal.is_oauth() => {
-                return Err(InputError::param(
-                    "auth",
-                    "this method's body is not a JSON object, so an OAuth access token \
-                     cannot be added to it",
-                )
-                .into());
-            }
-            _ => {}
+        let body = method.body_json()?;
+        if portal.is_oauth() && body.first() != Some(&b'{') {
+            return Err(InputError::param(
+                "auth",
+                "this method's body is not a JSON object, so an OAuth access token \
+                 cannot be added to it",
+            )
+            .into());
         }
-        let body = serde_json::to_vec(&body).map_err(|e| {
-            InputError::param("params", format!("could not be serialised as JSON: {e}"))
-        })?;
         let uri = build_uri(portal, api, name)?;
         Ok(Self {
             portal: portal.clone(),
@@ -226,6 +238,12 @@ impl PreparedCall {
 
     /// The method name as sent.
     pub fn method_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The method name as sent, owned by the call (for a one-element slice of names).
+    #[allow(clippy::ptr_arg)]
+    pub(crate) fn name(&self) -> &String {
         &self.name
     }
 
@@ -290,11 +308,8 @@ impl PreparedCall {
             if !self.honours_key {
                 return Err(unhonoured_key(self.api).into());
             }
-            let value =
-                HeaderValue::from_str(key.as_str()).map_err(|_| InputError::IdempotencyKey {
-                    reason: "only printable ASCII characters are allowed",
-                })?;
-            builder = builder.header("idempotency-key", value);
+            let value = key.header_value();
+            builder = builder.header("idempotency-key", value.clone());
         }
         builder
             .body(body)
@@ -396,8 +411,8 @@ fn build_uri(portal: &Portal, api: Api, method: &str) -> Result<Uri, Error> {
     let mut path = String::with_capacity(64);
     path.push_str(api.prefix());
     if let (Some(user), Some(secret)) = (portal.user_id(), portal.webhook_secret()) {
-        path.push_str(&user.to_string());
-        path.push('/');
+        use std::fmt::Write as _;
+        let _ = write!(path, "{user}/");
         path.push_str(secret.expose_secret());
         path.push('/');
     }

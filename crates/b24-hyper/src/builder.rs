@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use b24_core::engine::{BucketConfig, BudgetConfig, OAuthApp, RetryPolicy};
 use b24_core::registry::{MemoryBackend, Registry, StoreBackend};
-use http::HeaderValue;
 use rustls::pki_types::CertificateDer;
 
 use crate::client::Client;
@@ -333,7 +332,7 @@ impl ClientBuilder {
         self.pool_idle_timeout = limit(self.pool_idle_timeout);
         self.policy = limit_policy(self.policy);
         let user_agent =
-            HeaderValue::from_str(&self.user_agent).map_err(|_| BuildError::UserAgent)?;
+            b24_core::user_agent_value(&self.user_agent).map_err(|_| BuildError::UserAgent)?;
         let tls = tls::client_config(self.built_in_roots, &self.extra_roots)?;
         Ok(Client::from_parts(self, tls, user_agent))
     }

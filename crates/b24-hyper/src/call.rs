@@ -117,7 +117,7 @@ impl Client {
         };
         let mut exchange_options = ExchangeOptions::new()
             .policy(policy)
-            .user_agent(settings.user_agent_text.clone());
+            .user_agent_value(settings.user_agent.clone());
         exchange_options = match options.key {
             KeyChoice::Auto => exchange_options,
             KeyChoice::Off => exchange_options.without_idempotency_key(),

@@ -51,7 +51,6 @@ pub(crate) struct Settings {
     pub(crate) max_body: usize,
     pub(crate) allow_plain_loopback: bool,
     pub(crate) user_agent: HeaderValue,
-    pub(crate) user_agent_text: String,
     pub(crate) policy: RetryPolicy,
 }
 
@@ -104,7 +103,6 @@ impl Client {
                     max_body: builder.max_body,
                     allow_plain_loopback: builder.allow_plain_loopback,
                     user_agent,
-                    user_agent_text: builder.user_agent,
                     policy: builder.policy,
                 },
                 registry,

@@ -101,7 +101,7 @@ impl Methods {
     }
 
     /// The entry of `method`, made (within the cap) if missing, marked as just used.
-    fn entry(&mut self, method: &str, now: Option<Timestamp>) -> &mut MethodBudget {
+    fn entry(&mut self, method: &str, now: Option<Timestamp>) -> Option<&mut MethodBudget> {
         let tick = self.next_tick();
         if let Some(now) = now {
             self.now = self.now.max(now);
@@ -123,12 +123,14 @@ impl Methods {
                 }
             }
         }
-        let slot = self
-            .map
-            .entry(method.to_owned())
-            .or_insert_with(|| (MethodBudget::new(), tick));
+        // The name is copied only when the method is new.
+        if !self.map.contains_key(method) {
+            self.map
+                .insert(method.to_owned(), (MethodBudget::new(), tick));
+        }
+        let slot = self.map.get_mut(method)?;
         slot.1 = tick;
-        &mut slot.0
+        Some(&mut slot.0)
     }
 }
 
@@ -168,8 +170,8 @@ impl MemoryBudgetStore {
         method: &str,
         now: Option<Timestamp>,
         f: impl FnOnce(&mut MethodBudget) -> R,
-    ) -> R {
-        f(self.lock().entry(method, now))
+    ) -> Option<R> {
+        self.lock().entry(method, now).map(f)
     }
 }
 
@@ -201,16 +203,22 @@ impl MemoryBudgetStore {
 impl BudgetStore for MemoryBudgetStore {
     fn check(&self, methods: &[String], now: Timestamp) -> StoreCall<BudgetCheck> {
         let mut map = self.lock();
-        let verdicts: Vec<_> = methods
-            .iter()
-            .map(|name| {
-                (
-                    Self::check_one(&mut map, &self.config, name, now),
-                    name.as_str(),
-                )
-            })
-            .collect();
-        let mut check = combine_verdicts(verdicts);
+        let mut check = if let [only] = methods {
+            // One method (the common case): no list of verdicts to gather.
+            let verdict = Self::check_one(&mut map, &self.config, only, now);
+            combine_verdicts([(verdict, only.as_str())])
+        } else {
+            let verdicts: Vec<_> = methods
+                .iter()
+                .map(|name| {
+                    (
+                        Self::check_one(&mut map, &self.config, name, now),
+                        name.as_str(),
+                    )
+                })
+                .collect();
+            combine_verdicts(verdicts)
+        };
         check.reset_at = methods
             .iter()
             .filter_map(|m| map.map.get(m.as_str()).and_then(|(b, _)| b.reset_at()))

@@ -88,6 +88,10 @@ impl Method for TaskResultAddFromChatMessage {
             json!({ "messageId": self.message_id }),
         )]))
     }
+    fn body_json(&self) -> Result<Vec<u8>, Error> {
+        // The centre of the API, written without a `Value` on the way.
+        Ok(format!(r#"{{"fields":{{"messageId":{}}}}}"#, self.message_id.get()).into_bytes())
+    }
     fn decode(&self, result: &RawValue) -> Result<TaskResult, Error> {
         decode_item(result)
     }

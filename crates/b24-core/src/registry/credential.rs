@@ -148,7 +148,7 @@ impl CredentialId {
         match portal.user_id() {
             Some(user) if portal.is_webhook() => Self(Kind::Webhook {
                 user,
-                fingerprint: webhook_fingerprint(portal),
+                fingerprint: portal.webhook_fingerprint().unwrap_or(0),
             }),
             _ => Self(Kind::OAuth {
                 user: oauth_user.cloned(),
@@ -213,18 +213,6 @@ impl fmt::Debug for CredentialId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CredentialId({self})")
     }
-}
-
-/// The first 64 bits of SHA-256 of the webhook's secret: stable across processes, so
-/// a shared store can key state by it, and not reversible to the secret.
-fn webhook_fingerprint(portal: &Portal) -> u64 {
-    use sha2::{Digest, Sha256};
-    portal.webhook_secret().map_or(0, |secret| {
-        let digest = Sha256::digest(secret.expose_secret().as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
-        u64::from_be_bytes(first)
-    })
 }
 
 #[cfg(test)]

@@ -153,7 +153,14 @@ pub enum KeyMode {
 pub struct ExchangeOptions {
     pub(super) policy: RetryPolicy,
     pub(super) key: KeyMode,
-    pub(super) user_agent: Option<String>,
+    pub(super) user_agent: Option<UserAgent>,
+}
+
+/// A `User-Agent` to check when the exchange is made, or one already checked.
+#[derive(Debug, Clone)]
+pub(super) enum UserAgent {
+    Text(String),
+    Checked(http::HeaderValue),
 }
 
 impl Default for ExchangeOptions {
@@ -200,7 +207,15 @@ impl ExchangeOptions {
 
     /// The `User-Agent` header value.
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = Some(user_agent.into());
+        self.user_agent = Some(UserAgent::Text(user_agent.into()));
+        self
+    }
+
+    /// The `User-Agent` header value, already checked with
+    /// [`user_agent_value`](crate::user_agent_value) (an adapter does it once, when it
+    /// is built, instead of on every call).
+    pub fn user_agent_value(mut self, user_agent: http::HeaderValue) -> Self {
+        self.user_agent = Some(UserAgent::Checked(user_agent));
         self
     }
 }

@@ -56,7 +56,7 @@ use crate::idempotency_key::IdempotencyKey;
 use crate::method::{Method, Repeat};
 use crate::portal::Portal;
 use crate::reply::Reply;
-use crate::request::{unhonoured_key, PreparedCall, DEFAULT_USER_AGENT};
+use crate::request::{unhonoured_key, user_agent_value, PreparedCall, DEFAULT_USER_AGENT};
 use crate::response::parse_response;
 
 /// The header a keyed answer echoes.
@@ -122,8 +122,11 @@ pub struct Exchange<M: Method> {
     /// Whether an attempt so far may have run on the portal (a maybe-sent transport
     /// failure, a 5xx, an unreadable answer).
     maybe_ran: bool,
-    /// The methods whose budgets the call is charged to, each once.
+    /// The methods whose budgets the call is charged to, each once; empty when that
+    /// is the method's own name alone (the common case, which needs no copy of it).
     budget_methods: Vec<String>,
+    /// Whether the call is charged to its own method alone.
+    charged_to_own: bool,
     /// The latest reset time the budget store knew for them at the last check.
     known_reset: Option<Timestamp>,
     /// Whether a reply's `time` is recorded under the method's own name.
@@ -168,8 +171,12 @@ impl<M: Method> Exchange<M> {
         state: &PortalState,
         options: ExchangeOptions,
     ) -> Result<Self, Error> {
-        let user_agent = options.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT);
-        let call = PreparedCall::with_user_agent(portal, &method, user_agent)?;
+        let user_agent = match options.user_agent {
+            None => http::HeaderValue::from_static(DEFAULT_USER_AGENT),
+            Some(action::UserAgent::Checked(value)) => value,
+            Some(action::UserAgent::Text(text)) => user_agent_value(&text)?,
+        };
+        let call = PreparedCall::with_user_agent_value(portal, &method, user_agent)?;
         if portal.is_oauth() && state.tokens().is_none() {
             return Err(InputError::MissingAccessToken.into());
         }
@@ -187,13 +194,19 @@ impl<M: Method> Exchange<M> {
                 .honours_idempotency_key()
                 .then(|| state.keys().next_key()),
         };
+        let charged = method.budget_methods();
+        let charged_to_own =
+            charged.iter().all(|m| *m == call.method_name()) && !charged.is_empty();
         let mut budget_methods: Vec<String> = Vec::new();
-        for name in method.budget_methods() {
-            if !budget_methods.iter().any(|m| m == name) {
-                budget_methods.push(name.to_owned());
+        if !charged_to_own {
+            for name in charged {
+                if !budget_methods.iter().any(|m| m == name) {
+                    budget_methods.push(name.to_owned());
+                }
             }
         }
-        let records_own_time = budget_methods.iter().any(|m| m == call.method_name());
+        let records_own_time =
+            charged_to_own || budget_methods.iter().any(|m| m == call.method_name());
         Ok(Self {
             method,
             call,
@@ -218,6 +231,7 @@ impl<M: Method> Exchange<M> {
             maybe_ran: false,
             blocks_budgets: false,
             budget_methods,
+            charged_to_own,
             known_reset: None,
             records_own_time,
             deadline: None,
@@ -356,11 +370,11 @@ impl<M: Method> Exchange<M> {
                         self.finish_deadline();
                         continue;
                     }
-                    if budget_cleared || self.budget_methods.is_empty() {
+                    if budget_cleared || self.charged().is_empty() {
                         let call = self.state.host().reserve(now);
                         self.run(call, Answer::Slot, now);
                     } else {
-                        let call = self.state.budgets().check(&self.budget_methods, now);
+                        let call = self.state.budgets().check(self.charged(), now);
                         self.run(call, Answer::Budget, now);
                     }
                 }
@@ -377,6 +391,15 @@ impl<M: Method> Exchange<M> {
             }
             // None is owed: ignored, the exchange stays where it was.
             other => self.phase = other,
+        }
+    }
+
+    /// The methods whose budgets the call is charged to.
+    fn charged(&self) -> &[String] {
+        if self.charged_to_own {
+            std::slice::from_ref(self.call.name())
+        } else {
+            &self.budget_methods
         }
     }
 
@@ -845,7 +868,7 @@ impl<M: Method> Exchange<M> {
     /// Marks every method the call is charged to as refused until `until` (a 429:
     /// for a batch the portal does not say which command was refused).
     fn block_budgets(&mut self, until: Timestamp) {
-        let call = self.state.budgets().block(&self.budget_methods, until);
+        let call = self.state.budgets().block(self.charged(), until);
         self.write(call);
     }
 

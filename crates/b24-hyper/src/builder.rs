@@ -80,7 +80,22 @@ pub struct ClientBuilder {
     pub(crate) oauth_app: Option<OAuthApp>,
     pub(crate) idle_portal_timeout: Duration,
     pub(crate) store_backend: Arc<dyn StoreBackend>,
+    pub(crate) http_versions: HttpVersions,
     pending: Option<BuildError>,
+}
+
+/// Which HTTP versions the client offers a portal over TLS (by ALPN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum HttpVersions {
+    /// Offer HTTP/2 first, then HTTP/1.1; the portal chooses (the default). With
+    /// HTTP/2 every call to a portal shares one multiplexed connection.
+    #[default]
+    Negotiate,
+    /// HTTP/1.1 only: a pool of connections, one call on each at a time.
+    Http1,
+    /// HTTP/2 only: a portal that does not speak it cannot be reached.
+    Http2,
 }
 
 impl Default for ClientBuilder {
@@ -109,6 +124,7 @@ impl fmt::Debug for ClientBuilder {
             .field("oauth_app", &self.oauth_app)
             .field("idle_portal_timeout", &self.idle_portal_timeout)
             .field("store_backend", &self.store_backend)
+            .field("http_versions", &self.http_versions)
             .finish_non_exhaustive()
     }
 }
@@ -135,6 +151,7 @@ impl ClientBuilder {
             oauth_app: None,
             idle_portal_timeout: DEFAULT_IDLE_PORTAL_TIMEOUT,
             store_backend: Arc::new(MemoryBackend),
+            http_versions: HttpVersions::default(),
             pending: None,
         }
     }
@@ -282,6 +299,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Which HTTP versions to offer portals over TLS (default
+    /// [`HttpVersions::Negotiate`]). Plain HTTP to loopback is always HTTP/1.1.
+    pub fn http_versions(mut self, versions: HttpVersions) -> Self {
+        self.http_versions = versions;
+        self
+    }
+
     /// The registry the client's calls look their state up in.
     pub(crate) fn registry(&self) -> Registry {
         let registry = Registry::new(tls::random_seed())
@@ -333,7 +357,7 @@ impl ClientBuilder {
         self.policy = limit_policy(self.policy);
         let user_agent =
             b24_core::user_agent_value(&self.user_agent).map_err(|_| BuildError::UserAgent)?;
-        let tls = tls::client_config(self.built_in_roots, &self.extra_roots)?;
+        let tls = tls::client_config(self.built_in_roots, &self.extra_roots, self.http_versions)?;
         Ok(Client::from_parts(self, tls, user_agent))
     }
 }

@@ -42,10 +42,11 @@ pub(crate) fn parse_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Buil
 }
 
 /// Builds the TLS configuration: built-in roots (by feature, unless turned off) plus
-/// the extra roots, ALPN `h2` then `http/1.1`.
+/// the extra roots, and the ALPN protocols of `versions`.
 pub(crate) fn client_config(
     built_in_roots: bool,
     extra_roots: &[CertificateDer<'static>],
+    versions: crate::HttpVersions,
 ) -> Result<Arc<ClientConfig>, BuildError> {
     let mut roots = RootCertStore::empty();
     if built_in_roots {
@@ -64,7 +65,11 @@ pub(crate) fn client_config(
         .map_err(BuildError::Tls)?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = match versions {
+        crate::HttpVersions::Negotiate => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        crate::HttpVersions::Http1 => vec![b"http/1.1".to_vec()],
+        crate::HttpVersions::Http2 => vec![b"h2".to_vec()],
+    };
     Ok(Arc::new(config))
 }
 

@@ -426,3 +426,27 @@ async fn https_to_the_emulator_negotiates_http2() {
         response.status()
     );
 }
+
+#[tokio::test]
+async fn the_offered_http_versions_decide_what_the_portal_speaks() {
+    for (versions, expected) in [
+        (b24_hyper::HttpVersions::Negotiate, http::Version::HTTP_2),
+        (b24_hyper::HttpVersions::Http1, http::Version::HTTP_11),
+        (b24_hyper::HttpVersions::Http2, http::Version::HTTP_2),
+    ] {
+        let env = crate::emu::start_with(
+            b24_emulator::Emulator::builder()
+                .portal(b24_emulator::PortalConfig::new("localhost").bucket(50, 500.0)),
+            &[],
+            |b| b.http_versions(versions),
+        )
+        .await;
+        let port = env.server.addr().port();
+        let request = post(
+            &format!("https://localhost:{port}/rest/api/1/x/tasks.task.get"),
+            "{\"id\":51}",
+        );
+        let response = env.client.send(request).await.unwrap();
+        assert_eq!(response.version(), expected, "{versions:?}");
+    }
+}

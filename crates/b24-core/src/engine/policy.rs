@@ -1,21 +1,26 @@
 //! The retry policy as data, and the pure decision it makes about one outcome.
 //!
-//! [`RetryPolicy::decide`] maps an [`OutcomeClass`] plus a few facts about the call
-//! ([`CallFacts`]) to a [`Decision`]. It is a pure function: no clock, no state,
+//! [`RetryPolicy::decide`] maps an [`OutcomeClass`] plus every fact about the call
+//! that matters ([`CallFacts`]) to a [`Decision`]. It is the one place that decides
+//! whether, when and why a call goes again; the exchange only gathers the facts and
+//! moves between states. It is a pure function: no clock (`now` is a fact), no state,
 //! no randomness other than the [`Jitter`] passed in.
 //!
 //! | class | decision |
 //! |---|---|
 //! | `RateLimited` | retry after backoff (the call never ran) |
-//! | `Unavailable` (a 503 without a code) | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key` it honours; else stop (the exchange ends the call with [`Error::WriteOutcomeUnknown`](crate::Error::WriteOutcomeUnknown)) |
+//! | `Unavailable` (a 503 without a code) | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key` it honours; else stop with [`StopReason::WriteOutcomeUnknown`] (a gateway may send it after the write ran) |
 //! | `OperatingLimit` | wait until the reset plus `reset_margin` when within `max_operating_wait`, else stop with that time (the exchange passes no reset time for a 429 without an operating-limit code, so it waits the fallback, and holds the method for other calls only after the platform's codes) |
 //! | `Overloaded` | stop: a manual block is never retried |
 //! | `TokenExpired` | ask for a fresh token once (OAuth only), then replay; a second one stops |
 //! | `Rejected(_)` | stop: validation, permission, scope, not-found, key reuse are final |
 //! | `ServerError`, `Transport(MaybeSent)` | retry after backoff only if the method is `Repeat::Safe` or carries an `Idempotency-Key` it honours; else stop |
 //! | `Transport(NotSent)` | retry after backoff (the call never left) |
-//! | after `Transport(MaybeSent)` on a write protected only by its key | the exchange sends the retry no sooner than [`in_flight_grace`](RetryPolicy::in_flight_grace) after the failed attempt was sent, or stops with the transport error when that passes the deadline |
+//! | after `Transport(MaybeSent)` or a gateway's 502/504 on a write protected only by its key | retry no sooner than [`in_flight_grace`](RetryPolicy::in_flight_grace) after the failed attempt was sent ([`Decision::RetryAfterGrace`]), or stop with [`StopReason::NotRepeatable`] when that passes the deadline |
+//! | `Rejected(_)` for a key reuse (422) after an attempt that may have run | stop with [`StopReason::WriteOutcomeUnknown`]: the stored answer may be that attempt's success |
+//! | a transport failure for an answer over the adapter's size cap | stop with [`StopReason::ResponseTooLarge`]: asking again fetches the same answer |
 //! | `Unrecognised` | stop |
+//! | any retry or wait that would end past the call's deadline | stop with [`StopReason::DeadlineExceeded`] |
 //!
 //! `max_attempts` bounds the attempts caused by failures: the first attempt and
 //! every retry. The single replay after a token refresh is always allowed and does
@@ -219,6 +224,53 @@ impl RetryPolicy {
         now: Timestamp,
         jitter: &mut Jitter,
     ) -> Decision {
+        let decision = self.decide_class(class, facts, operating_reset_at, now, jitter);
+        // Nothing waits past the call's deadline.
+        let ends_at = match decision {
+            Decision::Retry { after, .. } => Some(now.saturating_add(after)),
+            Decision::WaitUntil { until, .. } | Decision::RetryAfterGrace { until, .. } => {
+                Some(until)
+            }
+            Decision::RefreshToken | Decision::Stop(_) => None,
+        };
+        match (ends_at, facts.deadline) {
+            (Some(at), Some(deadline)) if at > deadline => {
+                Decision::Stop(StopReason::DeadlineExceeded)
+            }
+            _ => decision,
+        }
+    }
+
+    /// When a call refused for the operating-time limit (429) may go again: the
+    /// reported reset plus [`reset_margin`](RetryPolicy::reset_margin), or, when it is
+    /// unknown or past, [`operating_fallback`](RetryPolicy::operating_fallback) from
+    /// `now`. Also how long the method is held for every call after the platform's
+    /// own operating-limit codes.
+    pub fn operating_wait_until(
+        &self,
+        operating_reset_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Timestamp {
+        operating_reset_at
+            .filter(|t| *t > now)
+            .map(|t| t.saturating_add(self.reset_margin))
+            .unwrap_or_else(|| now.saturating_add(self.operating_fallback))
+    }
+
+    fn decide_class(
+        &self,
+        class: OutcomeClass,
+        facts: &CallFacts,
+        operating_reset_at: Option<Timestamp>,
+        now: Timestamp,
+        jitter: &mut Jitter,
+    ) -> Decision {
+        if facts.response_too_large {
+            return Decision::Stop(StopReason::ResponseTooLarge);
+        }
+        if facts.key_reused && facts.maybe_ran {
+            return Decision::Stop(StopReason::WriteOutcomeUnknown);
+        }
         let exhausted = facts.attempts >= self.max_attempts;
         let backoff = |reason: RetryReason, jitter: &mut Jitter| {
             if exhausted {
@@ -244,17 +296,44 @@ impl RetryPolicy {
                     OutcomeClass::Unavailable => RetryReason::Unavailable,
                     _ => RetryReason::TransportMaybeSent,
                 };
-                if facts.repeat == Repeat::Safe || facts.has_idempotency_key {
-                    backoff(reason, jitter)
-                } else {
-                    Decision::Stop(StopReason::NotRepeatable)
+                if facts.repeat != Repeat::Safe && !facts.has_idempotency_key {
+                    // A bare 503 reads like the rate limit ("not run"), but a gateway
+                    // may send it after the write ran: say so.
+                    return Decision::Stop(if class == OutcomeClass::Unavailable {
+                        StopReason::WriteOutcomeUnknown
+                    } else {
+                        StopReason::NotRepeatable
+                    });
+                }
+                let retry = backoff(reason, jitter);
+                // A write repeated after a maybe-sent failure, or after a gateway's
+                // 502/504 (the backend behind it may still be running it), is
+                // protected only by its key, and two requests with the same key may
+                // both run: the repeat waits until the earlier attempt has surely
+                // finished, so that the portal answers it with the stored result.
+                let maybe_running = class == OutcomeClass::Transport(SentState::MaybeSent)
+                    || (class == OutcomeClass::ServerError && facts.gateway_error);
+                match retry {
+                    Decision::Retry { after, reason }
+                        if maybe_running && facts.repeat == Repeat::Unsafe =>
+                    {
+                        let grace = facts.sent_at.saturating_add(self.in_flight_grace);
+                        if grace <= now.saturating_add(after) {
+                            retry
+                        } else if facts.deadline.is_some_and(|d| grace > d) {
+                            Decision::Stop(StopReason::NotRepeatable)
+                        } else {
+                            Decision::RetryAfterGrace {
+                                until: grace,
+                                reason,
+                            }
+                        }
+                    }
+                    other => other,
                 }
             }
             OutcomeClass::OperatingLimit => {
-                let until = operating_reset_at
-                    .filter(|t| *t > now)
-                    .map(|t| t.saturating_add(self.reset_margin))
-                    .unwrap_or_else(|| now.saturating_add(self.operating_fallback));
+                let until = self.operating_wait_until(operating_reset_at, now);
                 if until.saturating_duration_since(now) > self.max_operating_wait {
                     Decision::Stop(StopReason::OperatingLimit { reset_at: until })
                 } else if exhausted {
@@ -300,6 +379,20 @@ pub struct CallFacts {
     pub uses_oauth: bool,
     /// Whether this call already obtained a fresh token once.
     pub token_refreshed: bool,
+    /// Whether an earlier attempt may have run on the portal (a maybe-sent failure, a
+    /// 5xx, an unreadable answer).
+    pub maybe_ran: bool,
+    /// Whether the answer was a gateway's 502 or 504 (the backend may still be
+    /// running the request).
+    pub gateway_error: bool,
+    /// Whether the answer refused the `Idempotency-Key` as reused with another body.
+    pub key_reused: bool,
+    /// Whether the answer was over the adapter's size cap.
+    pub response_too_large: bool,
+    /// When the attempt that just ended was sent.
+    pub sent_at: Timestamp,
+    /// The call's deadline, if any.
+    pub deadline: Option<Timestamp>,
 }
 
 impl CallFacts {
@@ -312,7 +405,36 @@ impl CallFacts {
             attempts,
             uses_oauth: false,
             token_refreshed: false,
+            maybe_ran: false,
+            gateway_error: false,
+            key_reused: false,
+            response_too_large: false,
+            sent_at: Timestamp::EPOCH,
+            deadline: None,
         }
+    }
+
+    /// Sets what the answer itself showed: a gateway's 502/504, a refused reused
+    /// key, an answer over the size cap.
+    pub fn answer(mut self, gateway_error: bool, key_reused: bool, too_large: bool) -> Self {
+        self.gateway_error = gateway_error;
+        self.key_reused = key_reused;
+        self.response_too_large = too_large;
+        self
+    }
+
+    /// Sets the call's history: whether an earlier attempt may have run, when the one
+    /// just ended was sent, and the deadline.
+    pub fn history(
+        mut self,
+        maybe_ran: bool,
+        sent_at: Timestamp,
+        deadline: Option<Timestamp>,
+    ) -> Self {
+        self.maybe_ran = maybe_ran;
+        self.sent_at = sent_at;
+        self.deadline = deadline;
+        self
     }
 
     /// Sets the OAuth facts.
@@ -336,6 +458,14 @@ pub enum Decision {
     },
     /// Send again at this time (an operating-time reset).
     WaitUntil {
+        /// When.
+        until: Timestamp,
+        /// Why.
+        reason: RetryReason,
+    },
+    /// Send again at this time: the end of the in-flight grace of a write protected
+    /// only by its key, once the earlier attempt has surely finished.
+    RetryAfterGrace {
         /// When.
         until: Timestamp,
         /// Why.
@@ -379,6 +509,10 @@ pub enum StopReason {
     Rejected(ErrorClass),
     /// It may have run, and repeating it could duplicate a write.
     NotRepeatable,
+    /// It may have run and the answer cannot tell (a bare 503, or a key refused as
+    /// reused after an attempt that may have run): the call ends with
+    /// [`Error::WriteOutcomeUnknown`](crate::Error::WriteOutcomeUnknown).
+    WriteOutcomeUnknown,
     /// The attempt budget is spent.
     AttemptsExhausted,
     /// The operating-time budget resets later than the call may wait.

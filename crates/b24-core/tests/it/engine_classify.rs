@@ -286,7 +286,8 @@ fn expected_decision(class: OutcomeClass, kind: Kind, now: Timestamp) -> Decisio
             _ => retry(RetryReason::ServerError),
         },
         C::Unavailable => match kind {
-            Kind::UnsafeNoKey => Decision::Stop(StopReason::NotRepeatable),
+            // A bare 503 may come from a gateway after the write ran.
+            Kind::UnsafeNoKey => Decision::Stop(StopReason::WriteOutcomeUnknown),
             _ => retry(RetryReason::Unavailable),
         },
         C::Transport(SentState::NotSent) => retry(RetryReason::TransportNotSent),
@@ -506,5 +507,75 @@ fn token_expiry_refreshes_once_and_only_with_oauth() {
             &mut j
         ),
         Decision::Stop(StopReason::Rejected(ErrorClass::Auth))
+    );
+}
+
+/// Every fact that used to be decided around the policy is decided in it.
+#[test]
+fn the_whole_decision_is_one_pure_function_of_the_facts() {
+    use b24_core::engine::Timestamp;
+    let policy = RetryPolicy::default();
+    let now = Timestamp::from_unix_secs(10_000);
+    let sent = Timestamp::from_unix_secs(9_990);
+    let keyed = CallFacts::new(Repeat::Unsafe, true, 1).history(false, sent, None);
+    let decide =
+        |class, facts: &CallFacts| policy.decide(class, facts, None, now, &mut Jitter::new(1));
+
+    // A keyed write that may still be running waits for the grace, from its send time.
+    assert_eq!(
+        decide(OutcomeClass::Transport(SentState::MaybeSent), &keyed),
+        Decision::RetryAfterGrace {
+            until: sent.saturating_add(policy.get_in_flight_grace()),
+            reason: RetryReason::TransportMaybeSent,
+        }
+    );
+    // So does one behind a gateway's 502/504, not after another 5xx.
+    let gateway = keyed.answer(true, false, false);
+    assert!(matches!(
+        decide(OutcomeClass::ServerError, &gateway),
+        Decision::RetryAfterGrace { .. }
+    ));
+    assert!(matches!(
+        decide(OutcomeClass::ServerError, &keyed),
+        Decision::Retry { .. }
+    ));
+    // A grace past the deadline is no retry at all.
+    let short = CallFacts::new(Repeat::Unsafe, true, 1).history(
+        false,
+        sent,
+        Some(now.saturating_add(std::time::Duration::from_secs(5))),
+    );
+    assert_eq!(
+        decide(OutcomeClass::Transport(SentState::MaybeSent), &short),
+        Decision::Stop(StopReason::NotRepeatable)
+    );
+    // Any wait past the deadline ends the call.
+    let tight = CallFacts::new(Repeat::Safe, false, 1).history(false, sent, Some(now));
+    assert_eq!(
+        decide(OutcomeClass::RateLimited, &tight),
+        Decision::Stop(StopReason::DeadlineExceeded)
+    );
+    // A key refused as reused after a maybe-run attempt: the outcome is unknown; with
+    // no earlier maybe-run attempt it is a plain refusal.
+    let reused = CallFacts::new(Repeat::Unsafe, true, 2)
+        .history(true, sent, None)
+        .answer(false, true, false);
+    let refused = OutcomeClass::Rejected(b24_core::types::ErrorClass::Validation);
+    assert_eq!(
+        decide(refused, &reused),
+        Decision::Stop(StopReason::WriteOutcomeUnknown)
+    );
+    let first = CallFacts::new(Repeat::Unsafe, true, 1).answer(false, true, false);
+    assert_eq!(
+        decide(refused, &first),
+        Decision::Stop(StopReason::Rejected(
+            b24_core::types::ErrorClass::Validation
+        ))
+    );
+    // An answer over the size cap is never fetched again, even for a read.
+    let big = CallFacts::new(Repeat::Safe, false, 1).answer(false, false, true);
+    assert_eq!(
+        decide(OutcomeClass::Transport(SentState::MaybeSent), &big),
+        Decision::Stop(StopReason::ResponseTooLarge)
     );
 }

@@ -1668,7 +1668,7 @@ fn a_key_reuse_refusal_after_a_refresh_means_the_write_may_have_run() {
     assert!(matches!(
         run.events.last(),
         Some(Event::Finished {
-            reason: StopReason::NotRepeatable,
+            reason: StopReason::WriteOutcomeUnknown,
             ..
         })
     ));
@@ -1810,7 +1810,7 @@ fn a_bare_503_on_an_unprotected_write_is_not_repeated() {
         assert!(matches!(
             run.events.last(),
             Some(Event::Finished {
-                reason: StopReason::NotRepeatable,
+                reason: StopReason::WriteOutcomeUnknown,
                 ..
             })
         ));

@@ -53,7 +53,7 @@ use super::transport::{SentState, TransportErrorKind, TransportFailure};
 use super::Timestamp;
 use crate::error::{Error, InputError};
 use crate::idempotency_key::IdempotencyKey;
-use crate::method::{Method, Repeat};
+use crate::method::Method;
 use crate::portal::Portal;
 use crate::reply::Reply;
 use crate::request::{unhonoured_key, user_agent_value, PreparedCall, DEFAULT_USER_AGENT};
@@ -116,9 +116,6 @@ pub struct Exchange<M: Method> {
     sent_token: TokenGeneration,
     /// When the last attempt was handed to the adapter.
     sent_at: Timestamp,
-    /// Whether the last answer was a 429 with one of the platform's operating-limit
-    /// codes, which holds the method for every call (in the shared budget store).
-    blocks_budgets: bool,
     /// Whether an attempt so far may have run on the portal (a maybe-sent transport
     /// failure, a 5xx, an unreadable answer).
     maybe_ran: bool,
@@ -229,7 +226,6 @@ impl<M: Method> Exchange<M> {
             sent_token: TokenGeneration::NONE,
             sent_at: Timestamp::EPOCH,
             maybe_ran: false,
-            blocks_budgets: false,
             budget_methods,
             charged_to_own,
             known_reset: None,
@@ -599,7 +595,6 @@ impl<M: Method> Exchange<M> {
                 err.code(),
                 Some(ErrorCode::OperationTimeLimit | ErrorCode::V3RateLimit)
             );
-        self.blocks_budgets = budget_spent;
         let reset_at = match &err {
             Error::Api(e) => e
                 .time
@@ -620,18 +615,17 @@ impl<M: Method> Exchange<M> {
             let call = self.state.host().throttled(now);
             self.write(call);
         }
-        // The portal refuses a key it holds a stored answer for when the body differs
-        // (after a token refresh the token in the body does). If an earlier attempt
-        // may have run, that stored answer may be its success: not a plain refusal.
-        if self.maybe_ran && err.code() == Some(&ErrorCode::V3IdempotencyKeyReused) {
-            let err = Error::WriteOutcomeUnknown {
-                attempts: self.attempts,
-                last: Box::new(err),
-            };
-            self.finish(Err(err), StopReason::NotRepeatable);
-            return;
+        if budget_spent {
+            // Every call of the methods waits with this one (for a batch the portal
+            // does not say which command was refused).
+            self.block_budgets(self.policy.operating_wait_until(reset_at, now));
         }
-        self.decide(class, err, reset_at, now);
+        // The portal refuses a key it holds a stored answer for when the body differs
+        // (after a token refresh the token in the body does).
+        let key_reused = err.code() == Some(&ErrorCode::V3IdempotencyKeyReused);
+        let gateway = matches!(status, 502 | 504);
+        let facts = self.facts().answer(gateway, key_reused, false);
+        self.decide(class, facts, err, reset_at, now);
     }
 
     /// Hands in a transport failure of the last [`Action::Send`].
@@ -652,15 +646,10 @@ impl<M: Method> Exchange<M> {
             class,
         });
         let err = Error::Transport { kind, sent, source };
-        self.blocks_budgets = false;
-        if kind == TransportErrorKind::BodyTooLarge {
-            // The portal answered; the answer is just too big to take. Asking again
-            // would fetch the same answer (and repeat a write): stop here.
-            self.maybe_ran = true;
-            self.finish(Err(err), StopReason::ResponseTooLarge);
-            return;
-        }
-        self.decide(class, err, None, now);
+        // The portal answered; the answer is just too big to take.
+        let too_large = kind == TransportErrorKind::BodyTooLarge;
+        let facts = self.facts().answer(false, false, too_large);
+        self.decide(class, facts, err, None, now);
     }
 
     fn send(&mut self, now: Timestamp, token: Option<TokenSet>) -> Action<M::Output> {
@@ -745,65 +734,54 @@ impl<M: Method> Exchange<M> {
         }
     }
 
-    fn decide(
-        &mut self,
-        class: OutcomeClass,
-        err: Error,
-        reset_at: Option<Timestamp>,
-        now: Timestamp,
-    ) {
-        if matches!(
-            class,
-            OutcomeClass::Transport(SentState::MaybeSent)
-                | OutcomeClass::ServerError
-                | OutcomeClass::Unavailable
-                | OutcomeClass::Unrecognised
-        ) {
-            self.maybe_ran = true;
-        }
-        let protected = self.key_protects();
+    /// The facts of the call so far, for the policy's decision.
+    fn facts(&self) -> CallFacts {
         // The single replay after a token refresh does not count against
         // `max_attempts`: only attempts caused by failures do.
         let counted = self
             .attempts
             .saturating_sub(u32::from(self.token_refreshed));
-        let facts = CallFacts::new(self.call.repeat(), protected, counted).oauth(
-            self.call.portal().is_oauth() && self.state.tokens().is_some(),
-            self.token_refreshed,
-        );
+        CallFacts::new(self.call.repeat(), self.key_protects(), counted)
+            .oauth(
+                self.call.portal().is_oauth() && self.state.tokens().is_some(),
+                self.token_refreshed,
+            )
+            .history(self.maybe_ran, self.sent_at, self.deadline)
+    }
+
+    /// Asks the policy what to do about an attempt that ended in `class`, and moves
+    /// to the state it says: the one decision, made in one place.
+    fn decide(
+        &mut self,
+        class: OutcomeClass,
+        facts: CallFacts,
+        err: Error,
+        reset_at: Option<Timestamp>,
+        now: Timestamp,
+    ) {
+        if facts.response_too_large
+            || matches!(
+                class,
+                OutcomeClass::Transport(SentState::MaybeSent)
+                    | OutcomeClass::ServerError
+                    | OutcomeClass::Unavailable
+                    | OutcomeClass::Unrecognised
+            )
+        {
+            self.maybe_ran = true;
+        }
         let decision = self
             .policy
             .decide(class, &facts, reset_at, now, &mut self.jitter);
         match decision {
             Decision::Retry { after, reason } => {
                 let until = now.saturating_add(after);
-                // A write the policy repeats after a maybe-sent failure, or after a
-                // gateway's 502/504 (the backend behind it may still be running the
-                // request), is protected only by its key, and two requests with the
-                // same key may both run: the repeat waits until the earlier attempt has
-                // surely finished, so that the portal answers it with the stored result.
-                let maybe_running = reason == RetryReason::TransportMaybeSent
-                    || (reason == RetryReason::ServerError
-                        && matches!(err.status(), Some(502 | 504)));
-                if maybe_running && self.call.repeat() == Repeat::Unsafe {
-                    let grace = self
-                        .sent_at
-                        .saturating_add(self.policy.get_in_flight_grace());
-                    if grace > until {
-                        if self.deadline.is_some_and(|d| grace > d) {
-                            self.finish(Err(err), StopReason::NotRepeatable);
-                        } else {
-                            self.retry_at(now, grace, reason, WaitReason::InFlightGrace, err);
-                        }
-                        return;
-                    }
-                }
                 self.retry_at(now, until, reason, WaitReason::Backoff(reason), err);
             }
+            Decision::RetryAfterGrace { until, reason } => {
+                self.retry_at(now, until, reason, WaitReason::InFlightGrace, err);
+            }
             Decision::WaitUntil { until, reason } => {
-                if self.blocks_budgets {
-                    self.block_budgets(until);
-                }
                 self.retry_at(now, until, reason, WaitReason::BudgetReset, err);
             }
             Decision::RefreshToken => {
@@ -816,41 +794,35 @@ impl<M: Method> Exchange<M> {
                 };
             }
             Decision::Stop(reason) => {
-                let err =
-                    if class == OutcomeClass::Unavailable && reason == StopReason::NotRepeatable {
-                        // A bare 503 reads like the rate limit ("not run"), but a gateway
-                        // may send it after the write ran: say so.
-                        Error::WriteOutcomeUnknown {
-                            attempts: self.attempts,
-                            last: Box::new(err),
-                        }
-                    } else {
-                        self.stop_error(reason, err)
-                    };
+                let err = self.stop_error(reason, err);
                 self.finish(Err(err), reason);
             }
         }
     }
 
+    /// The error a call ends with for `reason`, given the last attempt's.
     fn stop_error(&mut self, reason: StopReason, err: Error) -> Error {
         match reason {
             StopReason::AttemptsExhausted => Error::RetriesExhausted {
                 attempts: self.attempts,
                 last: Box::new(err),
             },
-            StopReason::OperatingLimit { reset_at } => {
-                if self.blocks_budgets {
-                    self.block_budgets(reset_at);
-                }
-                Error::OperatingLimit {
-                    method: self.call.method_name().to_owned(),
-                    reset_at,
-                    last: match err {
-                        Error::Api(api) => Some(api),
-                        _ => None,
-                    },
-                }
-            }
+            StopReason::WriteOutcomeUnknown => Error::WriteOutcomeUnknown {
+                attempts: self.attempts,
+                last: Box::new(err),
+            },
+            StopReason::DeadlineExceeded => Error::DeadlineExceeded {
+                attempts: self.attempts,
+                last: Some(Box::new(err)),
+            },
+            StopReason::OperatingLimit { reset_at } => Error::OperatingLimit {
+                method: self.call.method_name().to_owned(),
+                reset_at,
+                last: match err {
+                    Error::Api(api) => Some(api),
+                    _ => None,
+                },
+            },
             StopReason::TokenRejected => {
                 let status = err.status().unwrap_or(401);
                 Error::TokenRejected {
@@ -881,10 +853,6 @@ impl<M: Method> Exchange<M> {
         err: Error,
     ) {
         self.last_error = Some(err);
-        if self.deadline.is_some_and(|d| until > d) {
-            self.finish_deadline();
-            return;
-        }
         self.events.push_back(Event::Retrying {
             next_attempt: self.attempts.saturating_add(1),
             reason,

@@ -107,22 +107,37 @@ impl ResultRights {
 }
 
 fn rights_lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ResultRights>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Wire {
-        // The list arm comes first: serde reads a struct from a sequence too, so an
-        // empty `[]` would otherwise become rights with both flags false.
-        List(Vec<serde_json::Value>),
-        Rights(ResultRights),
+    // A visitor rather than an untagged enum: no buffering of the value on the hot
+    // path of every result decoded.
+    struct Rights;
+    impl<'de> Visitor<'de> for Rights {
+        type Value = Option<ResultRights>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("`rights` as an object or an empty array")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Rights)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            ResultRights::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            // `[]`, a PHP empty array, means none; anything in it is not rights.
+            match seq.next_element::<de::IgnoredAny>()? {
+                None => Ok(None),
+                Some(_) => Err(de::Error::custom(
+                    "`rights` must be an object or an empty array",
+                )),
+            }
+        }
     }
-    match Option::<Wire>::deserialize(d)? {
-        Some(Wire::Rights(r)) => Ok(Some(r)),
-        Some(Wire::List(v)) if v.is_empty() => Ok(None),
-        Some(Wire::List(_)) => Err(de::Error::custom(
-            "`rights` must be an object or an empty array",
-        )),
-        None => Ok(None),
-    }
+    d.deserialize_any(Rights)
 }
 
 /// Status of a result. Unknown values are kept, not rejected.
@@ -192,5 +207,30 @@ impl<'de> Deserialize<'de> for ResultStatus {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod rights_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn rights(json: &str) -> Result<Option<ResultRights>, serde_json::Error> {
+        serde_json::from_str::<TaskResult>(&format!(r#"{{"id":1,"rights":{json}}}"#))
+            .map(|r| r.rights)
+    }
+
+    #[test]
+    fn rights_read_as_the_platform_sends_them() {
+        assert_eq!(
+            rights(r#"{"edit":true,"remove":false}"#).unwrap(),
+            Some(ResultRights::new(true, false))
+        );
+        assert_eq!(rights("{}").unwrap(), Some(ResultRights::default()));
+        assert_eq!(rights("[]").unwrap(), None, "a PHP empty array");
+        assert_eq!(rights("null").unwrap(), None);
+        let err = rights("[1]").unwrap_err();
+        assert!(err.to_string().contains("empty array"), "{err}");
+        assert!(rights("true").is_err_and(|e| e.to_string().contains("rights")));
     }
 }

@@ -264,42 +264,38 @@ impl Registry {
         let mut table = self.lock();
         self.maybe_sweep(&mut table, now);
         let host_name = portal.host();
-        if !table.hosts.contains_key(host_name) {
-            let entry = self.new_host(host_name);
-            table.hosts.insert(host_name.to_owned(), entry);
-        }
-        let Some(host) = table.hosts.get_mut(host_name) else {
-            // Inserted just above, under the same lock.
+        // The hit path (every call after the first) hashes each key once.
+        if let Some(entry) = table
+            .hosts
+            .get_mut(host_name)
+            .and_then(|host| host.credentials.get_mut(credential))
+        {
+            entry.last_used = entry.last_used.max(now);
             return Lease {
-                state: self.new_state(),
-                _usage: Arc::new(()),
+                state: entry.state.clone(),
+                _usage: Arc::clone(&entry.usage),
             };
+        }
+        let host = table
+            .hosts
+            .entry(host_name.to_owned())
+            .or_insert_with(|| self.new_host(host_name));
+        let state = self.state_for(host_name, host, credential, None);
+        let usage = Arc::new(());
+        let lease = Lease {
+            state: state.clone(),
+            _usage: Arc::clone(&usage),
         };
-        if !host.credentials.contains_key(credential) {
-            let state = self.state_for(host_name, host, credential, None);
-            host.credentials.insert(
-                credential.clone(),
-                CredentialEntry {
-                    state,
-                    pinned: false,
-                    last_used: now,
-                    usage: Arc::new(()),
-                },
-            );
-        }
-        match host.credentials.get_mut(credential) {
-            Some(entry) => {
-                entry.last_used = entry.last_used.max(now);
-                Lease {
-                    state: entry.state.clone(),
-                    _usage: Arc::clone(&entry.usage),
-                }
-            }
-            None => Lease {
-                state: self.new_state(),
-                _usage: Arc::new(()),
+        host.credentials.insert(
+            credential.clone(),
+            CredentialEntry {
+                state,
+                pinned: false,
+                last_used: now,
+                usage,
             },
-        }
+        );
+        lease
     }
 
     /// Installs `state` for `credential`, kept until forgotten. Its host store

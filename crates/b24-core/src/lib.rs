@@ -70,8 +70,10 @@ pub use bytes;
 pub use http;
 
 mod api;
+pub mod bulk;
 pub mod engine;
 mod error;
+pub mod events;
 mod idempotency_key;
 mod method;
 pub mod methods;

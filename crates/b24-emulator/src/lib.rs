@@ -9,6 +9,12 @@
 //! overlaps a same-key repeat, dropped connection, truncated body, apply-then-drop)
 //! can be scripted per method.
 //!
+//! Events too: `event.bind` / `.unbind` / `.get` for the OAuth app, delivery of
+//! `ONTASKCOMMENTADD` (new task card) to bound handlers whenever a message lands in a
+//! task chat (the notice the portal posts when a result is made included),
+//! form-encoded with the portal's application token, the offline queue with
+//! `event.offline.*`, and dropped, doubled or late deliveries ([`EventFault`]).
+//!
 //! It stands on `b24-types` alone, never on the client crates, so it cannot share
 //! their bugs. `docs/emulator.md` in the repository lists every behaviour and the
 //! documentation it comes from.
@@ -96,6 +102,9 @@
 //!   [`PortalConfig::operating_cost`], [`PortalConfig::operating_limit`],
 //!   [`Portal::set_overloaded`].
 //! - Faults: [`Portal::inject`] with a [`Fault`].
+//! - Events: [`Portal::application_token`], [`Portal::deliveries`],
+//!   [`Portal::wait_for_deliveries`], [`Portal::offline_events`],
+//!   [`Portal::inject_event_fault`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -105,6 +114,7 @@ mod classic_batch;
 mod clock;
 mod config;
 mod emulator;
+mod events;
 mod failure;
 mod faults;
 mod idempotency;
@@ -123,6 +133,9 @@ pub use config::{
     EmulatorBuilder, PortalConfig, V3AuthErrorShape, MAX_HEADER_READ_TIMEOUT, MAX_TTL,
 };
 pub use emulator::{Emulator, Exchange};
+pub use events::{
+    DeliveryRecord, DeliveryStatus, EventFault, EventFaultAction, StoredBinding, StoredOfflineEvent,
+};
 pub use faults::{Fault, FaultAction};
 pub use idempotency::IdempotencyBodyMatch;
 pub use portal::{Portal, SeedError, SeededTask, StoredMessage, StoredResult, TaskSeed};

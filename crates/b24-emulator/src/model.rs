@@ -76,6 +76,8 @@ pub(crate) struct Data {
     pub(crate) chats: BTreeMap<u64, ChatRec>,
     pub(crate) messages: BTreeMap<u64, MessageRec>,
     pub(crate) results: BTreeMap<u64, ResultRec>,
+    /// Event bindings, queued deliveries and the offline queue.
+    pub(crate) events: crate::events::EventState,
     pub(crate) next_user: u64,
     pub(crate) next_task: u64,
     pub(crate) next_chat: u64,

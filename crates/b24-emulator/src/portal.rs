@@ -291,6 +291,14 @@ impl Portal {
                 date: now,
             },
         );
+        let hit = crate::events::Hit {
+            user: author,
+            by_app: false,
+            now: self.inner.clock.now(),
+        };
+        crate::events::message_posted(data, id, chat_id, hit);
+        drop(state);
+        self.dispatch_events();
         Ok(id)
     }
 

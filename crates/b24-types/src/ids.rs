@@ -209,6 +209,16 @@ define_id!(
     /// An IM chat id (a task's `chat.id`).
     ChatId
 );
+define_id!(
+    /// A task comment id of the old task card (`FIELDS_AFTER[ID]` of
+    /// `ONTASKCOMMENTADD`; the new card sends `0` there and the chat message id in
+    /// `MESSAGE_ID`).
+    CommentId
+);
+define_id!(
+    /// The row id of a queued offline event (`ID` of `event.offline.get`).
+    OfflineEventId
+);
 
 #[cfg(test)]
 mod tests {

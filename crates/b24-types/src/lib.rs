@@ -12,9 +12,11 @@
 #![deny(missing_docs)]
 
 mod api_error;
+mod chat_message;
 mod datetime;
 mod envelope;
 mod error_code;
+pub mod events;
 mod ids;
 mod lenient;
 mod oauth;
@@ -27,12 +29,15 @@ mod user;
 pub use api_error::{
     ApiError, ClassicErrorBody, ErrorShape, V3ErrorBody, V3ErrorDetail, ValidationIssue,
 };
+pub use chat_message::{ChatMessage, DialogMessages, DialogUser, MessageAuthor, MessageNotFound};
 pub use datetime::{DateTime, DateTimeError, DateTimeParts};
 pub use envelope::{BoolResult, Envelope, ItemResult, ItemsResult};
 pub use error_code::{ErrorClass, ErrorCode};
-pub use ids::{ChatId, FileId, IdError, MessageId, ResultId, TaskId, UserId};
+pub use ids::{
+    ChatId, CommentId, FileId, IdError, MessageId, OfflineEventId, ResultId, TaskId, UserId,
+};
 pub use oauth::{OAuthErrorBody, TokenResponse};
-pub use secret::{AccessToken, ClientSecret, RefreshToken, WebhookSecret};
+pub use secret::{AccessToken, ApplicationToken, ClientSecret, RefreshToken, WebhookSecret};
 pub use task::{Task, TaskChat};
 pub use task_result::{ResultRights, ResultStatus, TaskResult};
 pub use time::Time;

@@ -86,6 +86,13 @@ secret_type!(
     /// An OAuth application's client secret (sent only to the OAuth server).
     ClientSecret
 );
+secret_type!(
+    /// The token that proves an event delivery came from the portal
+    /// (`auth[application_token]`): an OAuth app learns it from `ONAPPINSTALL`, an
+    /// outgoing webhook shows it in its settings. Compare with
+    /// [`ApplicationToken::ct_eq`], never with `==`.
+    ApplicationToken
+);
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,15 @@
 //! | [`TaskChatMessageSend`] | `tasks.task.chat.message.send` | 3.0 | `bool` |
 //! | [`TaskGet`] | `tasks.task.get` | 3.0 | [`Task`](crate::types::Task) |
 //! | [`ImMessageAdd`] | `im.message.add` | classic | [`MessageId`](crate::types::MessageId) |
+//! | [`ImDialogMessagesGet`] | `im.dialog.messages.get` | classic | [`DialogMessages`](crate::types::DialogMessages) |
+//! | [`ImMessageGet`] | `im.dialog.messages.get` (one message, checked) | classic | [`ChatMessage`](crate::types::ChatMessage) |
+//! | [`EventBind`] | `event.bind` | classic | `bool` |
+//! | [`EventUnbind`] | `event.unbind` | classic | [`UnbindResult`](crate::types::events::UnbindResult) |
+//! | [`EventGet`] | `event.get` | classic | `Vec<`[`EventBinding`](crate::types::events::EventBinding)`>` |
+//! | [`EventOfflineGet`] | `event.offline.get` | classic | [`OfflineBatch`](crate::types::events::OfflineBatch) |
+//! | [`EventOfflineClear`] | `event.offline.clear` | classic | `bool` |
+//! | [`EventOfflineError`] | `event.offline.error` | classic | `bool` |
+//! | [`EventOfflineList`] | `event.offline.list` | classic | `Vec<`[`OfflineEvent`](crate::types::events::OfflineEvent)`>` |
 //! | [`RawCall`] | any | either | `serde_json::Value` |
 //! | [`BatchV3`] | `batch` | 3.0 | `Vec<serde_json::Value>` |
 //! | [`ClassicBatch`] | `batch` | classic | [`ClassicBatchResult`] |
@@ -42,6 +51,8 @@ macro_rules! method_identity {
 mod batch;
 mod chat;
 mod classic_batch;
+mod dialog;
+mod event;
 mod im;
 mod list;
 mod raw;
@@ -52,6 +63,11 @@ mod text;
 pub use batch::{BatchCommand, BatchRef, BatchV3};
 pub use chat::TaskChatMessageSend;
 pub use classic_batch::{ClassicBatch, ClassicBatchResult, ClassicCommand};
+pub use dialog::{ImDialogMessagesGet, ImMessageGet, MAX_DIALOG_PAGE};
+pub use event::{
+    EventBind, EventGet, EventOfflineClear, EventOfflineError, EventOfflineGet, EventOfflineList,
+    EventUnbind, OfflineOrder,
+};
 pub use im::{DialogId, ImMessageAdd};
 pub use list::{
     Condition, Direction, FilterField, FilterGroup, FilterItem, FilterValue, Logic, Operator,

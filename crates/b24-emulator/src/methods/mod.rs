@@ -23,6 +23,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: f64,
     /// The portal's UTC offset in seconds.
     pub(crate) offset: i32,
+    /// True when the call came through the OAuth app (not a webhook).
+    pub(crate) app: bool,
 }
 
 impl Ctx<'_> {
@@ -37,6 +39,12 @@ impl Ctx<'_> {
     /// Stores a message by the calling user in chat `chat_id`, dated now; returns
     /// its new id.
     pub(crate) fn post_message(&mut self, chat_id: u64, text: String) -> u64 {
+        self.post_message_as(chat_id, self.user, text)
+    }
+
+    /// Stores a message by `author` (`0`: a system notice) in chat `chat_id`, dated
+    /// now, and queues the events it fires; returns its new id.
+    pub(crate) fn post_message_as(&mut self, chat_id: u64, author: u64, text: String) -> u64 {
         let id = self.data.take_message_id();
         let date = self.now_secs();
         self.data.messages.insert(
@@ -44,11 +52,17 @@ impl Ctx<'_> {
             MessageRec {
                 id,
                 chat_id,
-                author_id: self.user,
+                author_id: author,
                 text,
                 date,
             },
         );
+        let hit = crate::events::Hit {
+            user: self.user,
+            by_app: self.app,
+            now: self.now,
+        };
+        crate::events::message_posted(self.data, id, chat_id, hit);
         id
     }
 }
@@ -74,7 +88,17 @@ pub(crate) const V3_WRITES: &[&str] = &[
 ];
 
 /// The classic methods this emulator serves at `/rest/`.
-pub(crate) const CLASSIC_METHODS: &[&str] = &["im.message.add", "im.dialog.messages.get"];
+pub(crate) const CLASSIC_METHODS: &[&str] = &[
+    "im.message.add",
+    "im.dialog.messages.get",
+    "event.bind",
+    "event.unbind",
+    "event.get",
+    "event.offline.get",
+    "event.offline.clear",
+    "event.offline.error",
+    "event.offline.list",
+];
 
 /// Runs a REST 3.0 method. `None` when there is no such method.
 pub(crate) fn run_v3(
@@ -103,7 +127,7 @@ pub(crate) fn run_classic(
     Some(match method {
         "im.message.add" => im::message_add(ctx, params),
         "im.dialog.messages.get" => im::dialog_messages_get(ctx, params),
-        _ => return None,
+        other => return crate::events::methods::run(other, ctx, params),
     })
 }
 

@@ -207,7 +207,28 @@ fn new_result(
         file_ids: Vec::new(),
     };
     ctx.data.results.insert(id, rec.clone());
+    if ctx.data.events.settings.result_notices {
+        notify_result(ctx, &rec);
+    }
     rec
+}
+
+/// Posts the notice the platform posts in a task's chat when a result is made: a
+/// system message (author `0`), which fires `ONTASKCOMMENTADD` like any message.
+fn notify_result(ctx: &mut Ctx<'_>, rec: &ResultRec) {
+    let Some(chat_id) = ctx.data.tasks.get(&rec.task_id).map(|t| t.chat_id) else {
+        return;
+    };
+    let who = ctx
+        .data
+        .users
+        .get(&ctx.user)
+        .map_or_else(|| format!("User {}", ctx.user), |u| u.name.clone());
+    let text = match rec.message_id {
+        Some(m) => format!("{who} made message #{m} the task result"),
+        None => format!("{who} added a task result"),
+    };
+    ctx.post_message_as(chat_id, 0, text);
 }
 
 /// `tasks.task.result.addfromchatmessage`.

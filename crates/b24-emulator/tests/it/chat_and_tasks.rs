@@ -143,6 +143,9 @@ async fn classic_im_message_add_returns_the_id() {
         )
         .await;
     assert_eq!(res.body["result"]["item"]["text"], "Report is ready");
+    // Making the result posted the portal's notice (author 0) as message 34240.
+    let notice = h.portal.messages(58).pop().unwrap();
+    assert_eq!((notice.id, notice.author_id), (34240, 0));
     // Form-encoded with the .json suffix, as classic clients send it.
     let secret = h.secret(1);
     let r = h
@@ -153,7 +156,7 @@ async fn classic_im_message_add_returns_the_id() {
             "DIALOG_ID=chat58&MESSAGE=second+one",
         )
         .await;
-    assert_eq!(r.body["result"], 34240);
+    assert_eq!(r.body["result"], 34241);
     // Errors in the classic shape.
     h.classic(1, "im.message.add", json!({"MESSAGE":"x"}))
         .await

@@ -7,6 +7,7 @@
     missing_docs
 )]
 
+mod events;
 mod examples;
 mod json_values;
 mod round_trip;

@@ -1,17 +1,61 @@
 //! The REST 3.0 batch, `/rest/api/batch`: a JSON array of `{method, query, as?}`,
 //! run in order; the first error ends the batch with that error (no rollback).
+//!
+//! As the server does, the batch is metered as one call: the operating-time limiter
+//! sees only the outer `batch` (checked before the batch runs, charged with the sum
+//! of its commands' configured costs afterwards), never the commands inside, and
+//! the answer's `time` is the batch's. Every command's method is looked up before
+//! any runs, so an unknown one fails the batch with nothing run.
+//!
+//! The error answer is the failing command's alone, as the server gives it: it does
+//! not say which command failed. With `PortalConfig::v3_batch_error_progress(true)`
+//! the error object also carries `"batch":{"failedIndex":k,"results":[..]}`, the
+//! failing command's position and the answers of the commands before it (an
+//! extension for tests of clients that can use it; no portal is known to send it).
 
 use std::collections::{HashMap, HashSet};
 
 use b24_types::{ErrorCode, Time};
-use serde_json::{Map, Value};
+use bytes::Bytes;
+use http::Response;
+use serde_json::{json, Map, Value};
 
 use crate::auth::Caller;
 use crate::config::PortalConfig;
-use crate::emulator::{metered_call, time_object};
+use crate::emulator::{json_response, time_object};
 use crate::failure::Failure;
-use crate::methods::V3_METHODS;
+use crate::methods::{self, Ctx, V3_METHODS};
 use crate::portal::PortalState;
+
+/// A failed batch: the failing command's error and, when the portal reports it,
+/// where the batch stopped.
+#[derive(Debug)]
+pub(crate) struct BatchFailure {
+    failure: Box<Failure>,
+    progress: Option<Value>,
+}
+
+impl From<Failure> for BatchFailure {
+    fn from(failure: Failure) -> Self {
+        Self {
+            failure: Box::new(failure),
+            progress: None,
+        }
+    }
+}
+
+impl BatchFailure {
+    /// The answer: the failure's status and body, with `error.batch` when reported.
+    pub(crate) fn response(&self) -> Response<Bytes> {
+        let mut body = self.failure.body();
+        if let (Some(progress), Some(Value::Object(error))) =
+            (&self.progress, body.get_mut("error"))
+        {
+            error.insert("batch".to_owned(), progress.clone());
+        }
+        json_response(self.failure.status(), &body)
+    }
+}
 
 fn invalid(message: &str) -> Failure {
     Failure::plain400(ErrorCode::V3InvalidSelect, message)
@@ -69,26 +113,96 @@ pub(crate) fn run(
     caller: &Caller,
     params: &Value,
     now: f64,
-) -> Result<(Value, Time), Failure> {
+) -> Result<(Value, Time), BatchFailure> {
     let items = parse(params)?;
+    if let Some(item) = items
+        .iter()
+        .find(|i| i.method == "batch" || !V3_METHODS.contains(&i.method.as_str()))
+    {
+        return Err(Failure::v3(
+            404,
+            ErrorCode::V3MethodNotFound,
+            format!("Method `{}` not found", item.method),
+        )
+        .into());
+    }
+    if state
+        .operating
+        .budget(&caller.credential, "batch")
+        .total(now)
+        >= cfg.operating_limit
+    {
+        return Err(Failure::v3(
+            429,
+            ErrorCode::V3RateLimit,
+            "Method is blocked due to operation time limit.",
+        )
+        .into());
+    }
     let mut context: HashMap<String, Value> = HashMap::new();
     let mut results = Vec::with_capacity(items.len());
-    for item in items {
-        if item.method == "batch" || !V3_METHODS.contains(&item.method.as_str()) {
-            return Err(Failure::v3(
-                404,
-                ErrorCode::V3MethodNotFound,
-                format!("Method `{}` not found", item.method),
-            ));
+    let mut cost = 0.0;
+    let mut failed = None;
+    for (index, item) in items.iter().enumerate() {
+        let outcome = resolve(&item.query, &context).and_then(|query| {
+            cost += cfg.cost_of(&item.method);
+            run_one(state, cfg, caller, &item.method, &query, now)
+        });
+        match outcome {
+            Ok(result) => {
+                if let Some(v) = result.get("item").or_else(|| result.get("items")) {
+                    context.insert(item.alias.clone(), v.clone());
+                }
+                results.push(result);
+            }
+            Err(f) => {
+                failed = Some((index, f));
+                break;
+            }
         }
-        let query = resolve(&item.query, &context)?;
-        let (result, _) = metered_call(state, cfg, caller, &item.method, true, &query, now)?;
-        if let Some(v) = result.get("item").or_else(|| result.get("items")) {
-            context.insert(item.alias.clone(), v.clone());
-        }
-        results.push(result);
     }
-    Ok((Value::Array(results), time_object(now, 0.0, cfg.utc_offset)))
+    let budget = state.operating.budget(&caller.credential, "batch");
+    budget.record(now, cost);
+    if let Some((index, failure)) = failed {
+        let progress = cfg
+            .v3_batch_error_progress
+            .then(|| json!({"failedIndex": index, "results": results}));
+        return Err(BatchFailure {
+            failure: Box::new(failure),
+            progress,
+        });
+    }
+    let mut time = time_object(now, cost, cfg.utc_offset);
+    time.operating = Some(budget.total(now));
+    time.operating_reset_at = budget.reset_at(now);
+    Ok((Value::Array(results), time))
+}
+
+/// Runs one command, unmetered (the batch is metered as a whole).
+fn run_one(
+    state: &mut PortalState,
+    cfg: &PortalConfig,
+    caller: &Caller,
+    method: &str,
+    query: &Value,
+    now: f64,
+) -> Result<Value, Failure> {
+    let empty = Map::new();
+    let map = query.as_object().unwrap_or(&empty);
+    let mut ctx = Ctx {
+        data: &mut state.data,
+        user: caller.user,
+        now,
+        offset: cfg.utc_offset,
+        app: caller.credential == "app",
+    };
+    methods::run_v3(method, &mut ctx, map).unwrap_or_else(|| {
+        Err(Failure::v3(
+            404,
+            ErrorCode::V3MethodNotFound,
+            format!("Method `{method}` not found"),
+        ))
+    })
 }
 
 /// Replaces `{"$ref":"alias.path"}` and `{"$refArray":"alias.field"}` markers.

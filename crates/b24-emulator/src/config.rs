@@ -54,6 +54,7 @@ pub struct PortalConfig {
     pub(crate) idempotency_ttl: f64,
     pub(crate) idempotency_match: IdempotencyBodyMatch,
     pub(crate) access_ttl: f64,
+    pub(crate) v3_batch_error_progress: bool,
 }
 
 impl PortalConfig {
@@ -76,6 +77,7 @@ impl PortalConfig {
             idempotency_ttl: 86_400.0,
             idempotency_match: IdempotencyBodyMatch::default(),
             access_ttl: 3600.0,
+            v3_batch_error_progress: false,
         }
     }
 
@@ -146,6 +148,17 @@ impl PortalConfig {
     /// values are cut to it).
     pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
         self.access_ttl = ttl.min(MAX_TTL).as_secs_f64();
+        self
+    }
+
+    /// Whether a REST 3.0 batch that fails at a command says where it stopped
+    /// (default no, as the server: its answer is the failing command's error alone).
+    /// When on, the error object also carries
+    /// `"batch":{"failedIndex":k,"results":[answers of commands 0..k]}`. No Bitrix24
+    /// portal is known to send this; it lets tests exercise a client's handling of
+    /// an answer that locates the failure.
+    pub fn v3_batch_error_progress(mut self, on: bool) -> Self {
+        self.v3_batch_error_progress = on;
         self
     }
 

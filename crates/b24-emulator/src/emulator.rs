@@ -198,6 +198,11 @@ impl Emulator {
             .public
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(base);
+        // Event deliveries name the portal's REST base in `auth[client_endpoint]`.
+        for portal in &self.inner.portals {
+            let endpoint = format!("{}/rest/", self.portal_base_url(portal));
+            portal.inner.lock().data.events.client_endpoint = Some(endpoint);
+        }
     }
 
     fn public(&self) -> Option<PublicBase> {
@@ -391,6 +396,9 @@ impl Emulator {
                 process(self, &portal, &call)
             }
         };
+        // Events the call fired go out after it, as the platform sends them from a
+        // background job after the hit.
+        portal.dispatch_events();
         match after {
             Some(FaultAction::Truncate) => Exchange::Truncated(resp),
             Some(FaultAction::ApplyThenClose) => Exchange::Closed,
@@ -573,8 +581,13 @@ async fn process_slowly(
     };
     tokio::time::sleep(by).await;
     let now = emu.inner.clock.now();
-    let mut state = portal.inner.lock();
-    run_accepted(&mut state, cfg, &accepted, now)
+    let resp = {
+        let mut state = portal.inner.lock();
+        run_accepted(&mut state, cfg, &accepted, now)
+    };
+    // The client may have hung up meanwhile: send the events this call fired anyway.
+    portal.dispatch_events();
+    resp
 }
 
 /// What admitting a call decided.
@@ -714,8 +727,11 @@ fn run_accepted(
     } = accepted;
     let (method, v3) = (*method, *v3);
     let outcome = if v3 && method == "batch" {
-        crate::batch::run(state, cfg, caller, params, now)
-            .map(|(result, time)| envelope(result, time))
+        match crate::batch::run(state, cfg, caller, params, now) {
+            Ok((result, time)) => Ok(envelope(result, time)),
+            // No `Idempotency-Key` is honoured on `batch`: nothing to store or echo.
+            Err(failure) => return failure.response(),
+        }
     } else if !v3 && method == "batch" {
         Ok(crate::classic_batch::run(state, cfg, caller, params, now))
     } else {
@@ -777,7 +793,7 @@ fn valid_key(k: &str) -> bool {
 }
 
 /// Checks the operating budget, runs a method, charges its cost, wraps the result
-/// in the envelope. Used for plain calls and for each call inside a batch.
+/// in the envelope. Used for plain calls and for each command of a classic batch.
 pub(crate) fn metered_call(
     state: &mut PortalState,
     cfg: &PortalConfig,
@@ -806,6 +822,7 @@ pub(crate) fn metered_call(
         user: caller.user,
         now,
         offset: cfg.utc_offset,
+        app: caller.credential == "app",
     };
     let result = if v3 {
         methods::run_v3(method, &mut ctx, map)

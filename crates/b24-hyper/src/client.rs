@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use b24_core::engine::{PortalState, RetryPolicy, Timestamp, TokenStore};
+use b24_core::engine::{BudgetConfig, PortalState, RetryPolicy, Timestamp, TokenStore};
 use b24_core::registry::{CredentialId, OAuthUser, Registry};
 use b24_core::Portal;
 use bytes::Bytes;
@@ -52,6 +52,9 @@ pub(crate) struct Settings {
     pub(crate) allow_plain_loopback: bool,
     pub(crate) user_agent: HeaderValue,
     pub(crate) policy: RetryPolicy,
+    /// The operating-time budget rules of state made on first use (the bulk planner
+    /// applies the same hold line).
+    pub(crate) budget: BudgetConfig,
 }
 
 impl Client {
@@ -104,6 +107,7 @@ impl Client {
                     allow_plain_loopback: builder.allow_plain_loopback,
                     user_agent,
                     policy: builder.policy,
+                    budget: builder.budget,
                 },
                 registry,
             }),

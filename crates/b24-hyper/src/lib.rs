@@ -33,7 +33,19 @@
 //! ```
 //!
 //! [`Client::execute`] runs any [`b24_core::Method`]; [`Client::call`] any method by
-//! name; [`TaskResults::list`] streams every result of a task by keyset paging.
+//! name; [`TaskResults::list`] streams every result of a task by keyset paging;
+//! [`Client::bulk`] runs any number of commands in planned batches and streams each
+//! command's outcome.
+//!
+//! # Events
+//!
+//! [`Receiver`] is the HTTP endpoint a portal POSTs events to (a hyper service:
+//! form bodies only, a size cap, the application token checked, `200` at once, the
+//! event handed over through a bounded [`EventQueue`]). [`OfflinePoller`] reads the
+//! offline queue at least once, clearing a batch only after it was handled.
+//! [`Client::chat_message`] reads the message an `ONTASKCOMMENTADD` names. The
+//! `result_bot` example puts them together; `docs/events.md` in the repository has
+//! the rules they follow.
 //!
 //! # Many portals, one process
 //!
@@ -102,11 +114,15 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod bulk;
 mod call;
 mod client;
 mod connect;
 mod error;
 mod list;
+mod messages;
+pub mod poller;
+pub mod receiver;
 mod resolve;
 mod task_results;
 mod tls;
@@ -120,13 +136,25 @@ pub use builder::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_PORTAL_TIMEOUT, DEFAULT_MAX_BODY,
     DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE_PER_HOST, MAX_TIMEOUT,
 };
+pub use bulk::{BulkCancel, BulkProgress, BulkStream};
 pub use call::CallOptions;
 pub use client::Client;
 pub use error::{BuildError, Error, SentState, TimeoutStage, TransportError};
 pub use list::ResultStream;
+pub use poller::{
+    Checkpoint, FileCheckpoint, MemoryCheckpoint, OfflineItem, OfflinePoller, PollError, PollReport,
+};
+pub use receiver::{
+    EventQueue, ReceivedEvent, Receiver, ReceiverBuilder, ReceiverServer, ReceiverStats,
+};
 pub use task_results::TaskResults;
 
 /// The README's code example, compiled as a doc test so that it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeExample;
+
+/// The code of docs/events.md, compiled as doc tests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/events.md")]
+pub struct EventsDocExamples;

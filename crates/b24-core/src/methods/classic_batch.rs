@@ -418,6 +418,31 @@ impl Method for ClassicBatch {
         }
         names
     }
+    /// Each method's latest `result_time` with a reset time: the commands run in
+    /// order and each reports its method's running total, so the last command of a
+    /// method carries the figure to record for it.
+    fn command_times(&self, output: &ClassicBatchResult) -> Vec<(String, Time)> {
+        classic_command_times(&self.commands, &output.times)
+    }
+}
+
+/// The latest `result_time` (with `operating_reset_at`) of each method among
+/// `commands`, one pair per method, in order of first appearance.
+pub(crate) fn classic_command_times(
+    commands: &[(String, ClassicCommand)],
+    times: &BTreeMap<String, Time>,
+) -> Vec<(String, Time)> {
+    let mut out: Vec<(String, Time)> = Vec::new();
+    for (key, command) in commands {
+        let Some(time) = times.get(key).filter(|t| t.operating_reset_at.is_some()) else {
+            continue;
+        };
+        match out.iter_mut().find(|(m, _)| *m == command.method) {
+            Some(slot) => slot.1 = time.clone(),
+            None => out.push((command.method.clone(), time.clone())),
+        }
+    }
+    out
 }
 
 /// The answer of a [`ClassicBatch`]: each command's outcome under its key.

@@ -79,7 +79,7 @@ async fn malformed_batches_are_invalid_select() {
 }
 
 #[tokio::test]
-async fn one_batch_is_one_bucket_request_but_each_call_costs_operating_time() {
+async fn one_batch_is_one_bucket_request_and_one_metered_call() {
     let h = Harness::with(
         PortalConfig::new("localhost")
             .bucket(2, 0.0)
@@ -91,7 +91,7 @@ async fn one_batch_is_one_bucket_request_but_each_call_costs_operating_time() {
         .v3(1, "batch", json!([get.clone(), get.clone(), get.clone()]))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    // 12 s used: the next nested call is blocked, in the v3 shape.
+    // 12 s charged to `batch`: the next batch is blocked, in the v3 shape.
     let r = h.v3(1, "batch", json!([get.clone()])).await;
     r.assert_v3_error(429, "BITRIX_REST_V3_EXCEPTION_RATELIMITEXCEPTION", &[]);
     // Two HTTP requests so far: the bucket (2, no drain) is now full.

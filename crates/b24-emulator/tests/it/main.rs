@@ -10,8 +10,10 @@
 )]
 
 mod batch;
+mod batch_metering;
 mod chat_and_tasks;
 mod classic_batch;
+mod events;
 mod extremes;
 mod faults;
 mod https;

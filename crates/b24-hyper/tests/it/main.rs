@@ -12,11 +12,15 @@
 #[path = "../../examples/blocking_transport.rs"]
 #[allow(dead_code)]
 mod blocking_transport;
+mod bulk;
 mod classic_batch;
 mod credentials;
 mod custom_transport;
 mod durations;
 mod emu;
+mod events_offline;
+mod events_online;
+mod events_support;
 mod faults;
 mod in_flight;
 mod limits;
@@ -26,6 +30,9 @@ mod oauth;
 mod quickstart;
 #[path = "../../examples/quickstart/flow.rs"]
 mod quickstart_flow;
+#[path = "../../examples/result_bot.rs"]
+#[allow(dead_code)]
+mod result_bot;
 #[cfg(feature = "tracing")]
 mod tracing_spans;
 mod transport;

@@ -558,6 +558,13 @@ impl<M: Method> Exchange<M> {
                 });
             }
         }
+        if let Ok(reply) = &parsed {
+            // A batch's per-command times, each charged to its command's own method.
+            for (method, time) in self.method.command_times(&reply.result) {
+                let call = self.state.budgets().record(&method, &time, now);
+                self.write(call);
+            }
+        }
         let err = match parsed {
             Ok(reply) => {
                 self.events.push_back(Event::AttemptEnded {

@@ -15,6 +15,11 @@
 //! [`run`] does all of it and returns a [`Report`], whose
 //! [`to_markdown`](Report::to_markdown) is the text of `docs/benchmarks.md`. The
 //! `b24-bench` binary prints it and, with `--write PATH`, writes it.
+//!
+//! [`side_by_side`] is a separate benchmark with its own binary and report
+//! (`docs/benchmarks-side-by-side.md`): b24-hyper against bare hyper, bare hyper with
+//! `serde_json`, and reqwest, each client in its own process against a fixed-answer
+//! HTTPS server in another.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -29,6 +34,7 @@ pub mod report;
 pub mod request_building;
 pub mod response_parsing;
 mod settings;
+pub mod side_by_side;
 
 use std::time::Instant;
 

@@ -95,6 +95,7 @@ impl Report {
             &self.end_to_end,
         );
         self.write_limiter(&mut out);
+        write_side_by_side(&mut out);
         out
     }
 
@@ -212,6 +213,28 @@ impl Report {
     }
 }
 
+/// The pointer to the side-by-side figures, which have their own generated file: they
+/// take minutes rather than seconds, run every client in its own process, and give
+/// absolute rates beside the ratios, so `cargo xtask bench` does not make them.
+fn write_side_by_side(out: &mut String) {
+    let _ = writeln!(out, "## 6. Side by side, in separate processes\n");
+    let _ = writeln!(
+        out,
+        "b24-hyper against bare hyper (body discarded, or parsed into a \
+         `serde_json::Value`) and reqwest with a typed serde struct, each client in its own \
+         process pinned to one core, against a fixed-answer HTTPS server pinned to the \
+         other, over HTTP/1.1 and HTTP/2 with 1, 32 and 128 calls in flight: calls per \
+         second and CPU per call, with the speed goals and whether they are met. Those \
+         figures are in their own generated file, \
+         [benchmarks-side-by-side.md](benchmarks-side-by-side.md), made by a separate \
+         command that takes a few minutes:\n"
+    );
+    let _ = writeln!(
+        out,
+        "```sh\ncargo run --release -p b24-bench --bin side-by-side -- --write docs/benchmarks-side-by-side.md\n```\n"
+    );
+}
+
 fn section(out: &mut String, title: &str, text: &str, rows: &[Comparison]) {
     let _ = writeln!(out, "## {title}\n\n{text}\n");
     let _ = writeln!(
@@ -269,6 +292,14 @@ pub fn fmt_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_checked_in_benchmarks_md_points_to_the_side_by_side_figures() {
+        let mut section = String::new();
+        write_side_by_side(&mut section);
+        let doc = include_str!("../../../docs/benchmarks.md");
+        assert!(doc.contains(&section), "regenerate docs/benchmarks.md");
+    }
 
     #[test]
     fn words_and_units() {

@@ -8,6 +8,8 @@
     missing_docs
 )]
 
+mod side_by_side;
+
 use b24_bench::{run, Settings};
 
 #[test]
@@ -50,6 +52,8 @@ fn every_benchmark_runs_one_tiny_round() {
         "## 3. Engine overhead",
         "## 4. End to end over loopback",
         "## 5. Limiter throughput",
+        "## 6. Side by side, in separate processes",
+        "(benchmarks-side-by-side.md)",
         "| command | `test` |",
         "| rounds | 1 per comparison, each of 1 alternating slices per side |",
     ] {

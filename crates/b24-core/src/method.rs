@@ -84,6 +84,16 @@ pub trait Method {
         })
     }
 
+    /// A one-pass decode of a whole success body, for methods on the hot path: the
+    /// typed result and the reply's `time`, or `None` to take the general path of
+    /// [`parse_response`](crate::parse_response) (which looks for `error`, reads odd
+    /// shapes and reports where a decode failed). It must accept only bodies the general
+    /// path reads the same way; `None` by default.
+    fn decode_body(&self, body: &[u8]) -> Option<(Self::Output, Option<b24_types::Time>)> {
+        let _ = body;
+        None
+    }
+
     /// True when a success body may come without the `{"result": ...}` envelope, in
     /// which case the whole body is the result (`rest.documentation.openapi` may
     /// answer with the bare OpenAPI document). False by default.
@@ -155,6 +165,9 @@ impl<M: Method + ?Sized> Method for &M {
     }
     fn accepts_bare_result(&self) -> bool {
         (**self).accepts_bare_result()
+    }
+    fn decode_body(&self, body: &[u8]) -> Option<(Self::Output, Option<b24_types::Time>)> {
+        (**self).decode_body(body)
     }
     fn honours_idempotency_key(&self) -> bool {
         (**self).honours_idempotency_key()

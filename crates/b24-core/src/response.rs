@@ -64,6 +64,11 @@ pub fn parse_response<M: Method>(
     method: &M,
     response: &http::Response<bytes::Bytes>,
 ) -> Result<Reply<M::Output>, Error> {
+    if response.status().is_success() {
+        if let Some((result, time)) = method.decode_body(response.body()) {
+            return Ok(Reply::new(result, time, is_replayed(response.headers())));
+        }
+    }
     parse_with(
         response.status(),
         response.headers(),
@@ -358,6 +363,38 @@ fn is_replayed(headers: &http::HeaderMap) -> bool {
         v.to_str()
             .is_ok_and(|s| s.trim().eq_ignore_ascii_case("true"))
     })
+}
+
+/// The one-pass decode of a success body `{"result":{"item":T},"time":{..}}` and
+/// nothing else: any other key (an `error` among them), a `time` that is not a
+/// readable time object, or any other shape gives `None`, for the general path.
+pub(crate) fn decode_item_body<T: DeserializeOwned>(body: &[u8]) -> Option<(T, Option<Time>)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ItemBody<T> {
+        result: b24_types::ItemResult<T>,
+        #[serde(default)]
+        time: Option<Time>,
+    }
+    serde_json::from_slice::<ItemBody<T>>(body)
+        .ok()
+        .map(|b| (b.result.item, b.time))
+}
+
+/// As [`decode_item_body`], for `{"result":{"items":[T, ..]},"time":{..}}`.
+pub(crate) fn decode_items_body<T: DeserializeOwned>(
+    body: &[u8],
+) -> Option<(Vec<T>, Option<Time>)> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct ItemsBody<T> {
+        result: b24_types::ItemsResult<T>,
+        #[serde(default)]
+        time: Option<Time>,
+    }
+    serde_json::from_slice::<ItemsBody<T>>(body)
+        .ok()
+        .map(|b| (b.result.items, b.time))
 }
 
 fn read_time(raw: &RawValue) -> Option<Time> {

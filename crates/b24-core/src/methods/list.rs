@@ -783,4 +783,7 @@ impl Method for TaskResultList {
     fn decode(&self, result: &RawValue) -> Result<Vec<TaskResult>, Error> {
         decode_json::<b24_types::ItemsResult<TaskResult>>(result).map(|r| r.items)
     }
+    fn decode_body(&self, body: &[u8]) -> Option<(Vec<TaskResult>, Option<b24_types::Time>)> {
+        crate::response::decode_items_body(body)
+    }
 }

@@ -1,6 +1,6 @@
 //! `tasks.task.result.add`, `addfromchatmessage`, `update`, `delete` (REST 3.0).
 
-use b24_types::{MessageId, ResultId, TaskId, TaskResult};
+use b24_types::{MessageId, ResultId, TaskId, TaskResult, Time};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
@@ -53,6 +53,9 @@ impl Method for TaskResultAdd {
     fn decode(&self, result: &RawValue) -> Result<TaskResult, Error> {
         decode_item(result)
     }
+    fn decode_body(&self, body: &[u8]) -> Option<(TaskResult, Option<Time>)> {
+        crate::response::decode_item_body(body)
+    }
 }
 
 /// `tasks.task.result.addfromchatmessage`: turns a message of a task's chat into
@@ -94,6 +97,9 @@ impl Method for TaskResultAddFromChatMessage {
     }
     fn decode(&self, result: &RawValue) -> Result<TaskResult, Error> {
         decode_item(result)
+    }
+    fn decode_body(&self, body: &[u8]) -> Option<(TaskResult, Option<Time>)> {
+        crate::response::decode_item_body(body)
     }
 }
 
@@ -144,6 +150,9 @@ impl Method for TaskResultUpdate {
     }
     fn decode(&self, result: &RawValue) -> Result<TaskResult, Error> {
         decode_item(result)
+    }
+    fn decode_body(&self, body: &[u8]) -> Option<(TaskResult, Option<Time>)> {
+        crate::response::decode_item_body(body)
     }
 }
 

@@ -325,3 +325,57 @@ fn a_bare_result_that_does_not_decode_has_a_result_path() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The one-pass decode of item answers agrees with the general path on every shape:
+/// it takes only plain success bodies and leaves everything else to the general path.
+#[test]
+fn the_one_pass_item_decode_agrees_with_the_general_path() {
+    use b24_core::methods::TaskResultAddFromChatMessage;
+    use b24_core::types::MessageId;
+    let method = TaskResultAddFromChatMessage::new(MessageId::new(335).unwrap());
+    let item = r#"{"id":18,"taskId":51,"text":"Done","authorId":1,"status":"open","rights":[],"messageId":335}"#;
+    let bodies = [
+        format!(
+            r#"{{"result":{{"item":{item}}},"time":{{"operating":0.5,"operating_reset_at":1777530900}}}}"#
+        ),
+        format!(r#"{{"result":{{"item":{item}}}}}"#),
+        format!(r#"{{"result":{{"item":{item}}},"time":"not a time"}}"#),
+        format!(r#"{{"result":{{"item":{item}}},"error":null}}"#),
+        format!(r#"{{"result":{{"item":{item}}},"error":{{"code":"X","message":"both"}}}}"#),
+        format!(r#"{{"result":{{"item":{item}}},"next":5}}"#),
+        r#"{"result":{"item":{"id":"x"}}}"#.to_owned(),
+        r#"{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}"#.to_owned(),
+    ];
+    for body in bodies {
+        let response = http::Response::builder()
+            .status(200)
+            .body(b24_core::bytes::Bytes::from(body.clone()))
+            .unwrap();
+        let fast = parse_response(&method, &response);
+        // The general path, as a method without the one-pass decode sees it.
+        let general = parse_response(&&GeneralOnly(&method), &response);
+        assert_eq!(format!("{fast:?}"), format!("{general:?}"), "{body}");
+    }
+}
+
+/// A method that forwards everything but the one-pass decode.
+struct GeneralOnly<'a>(&'a b24_core::methods::TaskResultAddFromChatMessage);
+
+impl b24_core::Method for GeneralOnly<'_> {
+    type Output = b24_core::types::TaskResult;
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn api(&self) -> b24_core::Api {
+        self.0.api()
+    }
+    fn repeat(&self) -> b24_core::Repeat {
+        self.0.repeat()
+    }
+    fn params(&self) -> Result<serde_json::Map<String, serde_json::Value>, b24_core::Error> {
+        self.0.params()
+    }
+    fn decode(&self, result: &b24_core::RawValue) -> Result<Self::Output, b24_core::Error> {
+        self.0.decode(result)
+    }
+}

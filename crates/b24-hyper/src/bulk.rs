@@ -17,7 +17,7 @@ use b24_core::bulk::{
     BatchId, BatchOutput, Bulk, BulkConfig, BulkError, Completed, Order, PlannedBatch, Progress,
     Step,
 };
-use b24_core::engine::{wait_duration, Action, Exchange, ExchangeOptions, Purpose, RetryPolicy};
+use b24_core::engine::{wait_duration, Exchange, ExchangeOptions, RetryPolicy};
 use b24_core::methods::{ClassicBatch, ClassicBatchResult};
 use b24_core::registry::CredentialId;
 use b24_core::{Method, Portal, Reply};
@@ -26,7 +26,7 @@ use futures_core::Stream;
 use tokio::sync::mpsc;
 
 use crate::builder::limit_policy;
-use crate::call::to_failure;
+use crate::call::DriveLog;
 use crate::client::{now, Client};
 use crate::connect::check_scheme_parts;
 use crate::error::Error;
@@ -366,13 +366,6 @@ async fn run_batch(
     }
 }
 
-#[derive(Default)]
-struct DriveLog {
-    last_body: Option<Bytes>,
-    waits: u64,
-    waited: Duration,
-}
-
 async fn execute_logged(
     client: &Client,
     portal: &Portal,
@@ -409,96 +402,13 @@ async fn execute_logged(
     let mut exchange = Exchange::with_options(portal, batch, lease.state(), options)?;
     let span = trace::CallSpan::new(exchange.method_name());
     let result = span
-        .instrument(drive(client, &mut exchange, &span, log))
+        .instrument(crate::call::drive_logged(
+            &client.inner,
+            &mut exchange,
+            &span,
+            log,
+        ))
         .await;
     drop(lease);
     result
-}
-
-/// The engine's loop, as `Client::execute` drives it, plus the log.
-async fn drive(
-    client: &Client,
-    exchange: &mut Exchange<PlannedBatch>,
-    span: &trace::CallSpan,
-    log: &mut DriveLog,
-) -> Result<Reply<BatchOutput>, b24_core::Error> {
-    let inner = &*client.inner;
-    loop {
-        let mut attempt_span = None;
-        let outcome = match exchange.poll(now()) {
-            Action::Send(outgoing) if outgoing.purpose() == Purpose::TokenRefresh => {
-                let refresh = trace::RefreshSpan::new();
-                let left = outgoing.time_left(now());
-                let sent = refresh
-                    .instrument(crate::transport::send_attempt(
-                        inner,
-                        outgoing.into_request(),
-                        left,
-                    ))
-                    .await;
-                match sent {
-                    Ok(response) => {
-                        refresh.outcome(if response.status().is_success() {
-                            "answered"
-                        } else {
-                            "refused"
-                        });
-                        exchange.handle_response(response, now());
-                    }
-                    Err(err) => {
-                        refresh.outcome("failed");
-                        exchange.handle_transport_error(to_failure(err), now());
-                    }
-                }
-                None
-            }
-            Action::Send(outgoing) => {
-                let attempt = trace::AttemptSpan::new(exchange.attempts());
-                let left = outgoing.time_left(now());
-                let sent = attempt
-                    .instrument(crate::transport::send_attempt(
-                        inner,
-                        outgoing.into_request(),
-                        left,
-                    ))
-                    .await;
-                match sent {
-                    Ok(response) => {
-                        attempt.answered(response.status().as_u16());
-                        log.last_body = Some(response.body().clone());
-                        exchange.handle_response(response, now());
-                    }
-                    Err(err) => {
-                        attempt.failed(&err);
-                        log.last_body = None;
-                        exchange.handle_transport_error(to_failure(err), now());
-                    }
-                }
-                attempt_span = Some(attempt);
-                None
-            }
-            Action::Wait { until, reason } => {
-                let pause = wait_duration(now(), until);
-                log.waits += 1;
-                log.waited += pause;
-                trace::wait(reason, pause).await;
-                None
-            }
-            Action::Store(task) => {
-                let outcome = task.await;
-                exchange.handle_store(outcome, now());
-                None
-            }
-            Action::Done(result) => Some(result),
-            _ => Some(Err(b24_core::Error::ExchangeMisuse(
-                "the engine asked for an action this adapter does not know",
-            ))),
-        };
-        while let Some(event) = exchange.poll_event() {
-            span.event(attempt_span.as_ref(), &event);
-        }
-        if let Some(result) = outcome {
-            return result;
-        }
-    }
 }

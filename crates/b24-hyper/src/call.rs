@@ -9,6 +9,7 @@ use b24_core::engine::{
 use b24_core::methods::{BatchV3, RawCall};
 use b24_core::registry::CredentialId;
 use b24_core::{IdempotencyKey, Method, Portal, Reply};
+use bytes::Bytes;
 
 use crate::builder::limit_policy;
 use crate::client::{now, Client, Inner};
@@ -158,6 +159,15 @@ impl Client {
     }
 }
 
+/// What a drive of an exchange saw besides its result: the last answer's body (for
+/// callers that read more of it than the typed reply, the bulk planner) and the waits.
+#[derive(Debug, Default)]
+pub(crate) struct DriveLog {
+    pub(crate) last_body: Option<Bytes>,
+    pub(crate) waits: u64,
+    pub(crate) waited: std::time::Duration,
+}
+
 /// The loop of the engine's contract: poll, carry out, report back. Each send gets
 /// the time left to the engine's deadline that travels with it (within the adapter's
 /// per-attempt timeout); waits are slept as the engine says; store operations are
@@ -167,6 +177,21 @@ async fn drive<M>(
     exchange: &mut Exchange<M>,
     span: &trace::CallSpan,
 ) -> Result<Reply<M::Output>, Error>
+where
+    M: Method,
+{
+    drive_logged(inner, exchange, span, &mut DriveLog::default())
+        .await
+        .map_err(Error::from)
+}
+
+/// As [`drive`], recording what [`DriveLog`] holds.
+pub(crate) async fn drive_logged<M>(
+    inner: &Inner,
+    exchange: &mut Exchange<M>,
+    span: &trace::CallSpan,
+    log: &mut DriveLog,
+) -> Result<Reply<M::Output>, b24_core::Error>
 where
     M: Method,
 {
@@ -211,10 +236,12 @@ where
                 match sent.await {
                     Ok(response) => {
                         attempt.answered(response.status().as_u16());
+                        log.last_body = Some(response.body().clone());
                         exchange.handle_response(response, now());
                     }
                     Err(err) => {
                         attempt.failed(&err);
+                        log.last_body = None;
                         exchange.handle_transport_error(to_failure(err), now());
                     }
                 }
@@ -222,7 +249,10 @@ where
                 None
             }
             Action::Wait { until, reason } => {
-                trace::wait(reason, wait_duration(now(), until)).await;
+                let pause = wait_duration(now(), until);
+                log.waits += 1;
+                log.waited += pause;
+                trace::wait(reason, pause).await;
                 None
             }
             Action::Store(task) => {
@@ -230,10 +260,10 @@ where
                 exchange.handle_store(outcome, now());
                 None
             }
-            Action::Done(result) => Some(result.map_err(Error::from)),
-            _ => Some(Err(Error::Core(b24_core::Error::ExchangeMisuse(
+            Action::Done(result) => Some(result),
+            _ => Some(Err(b24_core::Error::ExchangeMisuse(
                 "the engine asked for an action this adapter does not know",
-            )))),
+            ))),
         };
         while let Some(event) = exchange.poll_event() {
             span.event(attempt_span.as_ref(), &event);

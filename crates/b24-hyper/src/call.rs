@@ -4,7 +4,7 @@
 
 use b24_core::engine::{
     wait_duration, Action, Exchange, ExchangeOptions, Purpose, RetryPolicy, SentState as CoreSent,
-    TransportErrorKind, TransportFailure,
+    StoreOutcome, TransportErrorKind, TransportFailure,
 };
 use b24_core::methods::{BatchV3, RawCall};
 use b24_core::registry::CredentialId;
@@ -253,6 +253,15 @@ where
                 log.waits += 1;
                 log.waited += pause;
                 trace::wait(reason, pause).await;
+                None
+            }
+            Action::Store(task) if task.is_detachable() => {
+                // A write after the call's outcome is settled (a reported operating
+                // time): the store's round trip runs on, the call returns now.
+                tokio::spawn(async move {
+                    let _ = task.await;
+                });
+                exchange.handle_store(StoreOutcome::detached(), now());
                 None
             }
             Action::Store(task) => {

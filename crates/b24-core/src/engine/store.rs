@@ -299,6 +299,15 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 /// [`Exchange::handle_store`](super::Exchange::handle_store) unopened.
 pub struct StoreOutcome(pub(crate) Answer);
 
+impl StoreOutcome {
+    /// The outcome to hand in for a [detachable](StoreTask::is_detachable) task the
+    /// adapter runs on its own: the write is taken as done (a failure shows only where
+    /// the adapter runs it).
+    pub fn detached() -> Self {
+        Self(Answer::Written(Ok(())))
+    }
+}
+
 impl fmt::Debug for StoreOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("StoreOutcome").field(&self.0.name()).finish()
@@ -334,11 +343,19 @@ impl Answer {
 ///
 /// A blocking transport with no async runtime can run it with [`StoreTask::wait`].
 #[must_use = "the exchange waits for this task's outcome"]
-pub struct StoreTask(Pin<Box<dyn Future<Output = Answer> + Send + 'static>>);
+pub struct StoreTask {
+    future: Pin<Box<dyn Future<Output = Answer> + Send + 'static>>,
+    /// A write (its answer only matters if it failed).
+    write: bool,
+    /// A write whose outcome the call no longer waits for.
+    detachable: bool,
+}
 
 impl fmt::Debug for StoreTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StoreTask(..)")
+        f.debug_struct("StoreTask")
+            .field("detachable", &self.detachable)
+            .finish_non_exhaustive()
     }
 }
 
@@ -348,7 +365,34 @@ impl StoreTask {
         future: StoreFuture<T>,
         wrap: fn(Result<T, StoreError>) -> Answer,
     ) -> Self {
-        Self(Box::pin(async move { wrap(future.await) }))
+        Self {
+            future: Box::pin(async move { wrap(future.await) }),
+            write: false,
+            detachable: false,
+        }
+    }
+
+    /// A write: its outcome only matters if it failed.
+    pub(crate) fn write(future: StoreFuture<()>) -> Self {
+        Self {
+            write: true,
+            ..Self::new(future, Answer::Written)
+        }
+    }
+
+    /// Marks a write as made after the call's outcome is settled.
+    pub(crate) fn settle(mut self) -> Self {
+        self.detachable = self.write;
+        self
+    }
+
+    /// True for a write after the call's outcome is settled (a reported operating
+    /// time, say): an adapter may run it on its own (spawn it) and hand
+    /// [`StoreOutcome::detached`] to the exchange at once, so the call returns
+    /// without waiting for the store's round trip. Writes before a retry are never
+    /// detachable: the next attempt must see them.
+    pub fn is_detachable(&self) -> bool {
+        self.detachable
     }
 
     /// Runs the task on this thread, blocking until it is done (for transports without
@@ -362,7 +406,7 @@ impl Future for StoreTask {
     type Output = StoreOutcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<StoreOutcome> {
-        self.0.as_mut().poll(cx).map(StoreOutcome)
+        self.future.as_mut().poll(cx).map(StoreOutcome)
     }
 }
 

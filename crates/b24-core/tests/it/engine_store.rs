@@ -985,3 +985,62 @@ fn an_assumed_key_support_holds_though_the_host_store_knows_nothing() {
         run.events
     );
 }
+
+/// Which store actions of a run were handed out as detachable, in order, by name.
+fn detachable_writes<M: Method>(
+    mut ex: Exchange<M>,
+    answers: Vec<http::Response<Bytes>>,
+) -> Vec<bool> {
+    let mut answers = std::collections::VecDeque::from(answers);
+    let mut now = t0();
+    let mut marks = Vec::new();
+    loop {
+        match ex.poll(now) {
+            Action::Store(task) => {
+                marks.push(task.is_detachable());
+                ex.handle_store(task.wait(), now);
+            }
+            Action::Wait { until, .. } => now = until,
+            Action::Send(_) => {
+                let answer = answers.pop_front().expect("scripted");
+                ex.handle_response(answer, now);
+            }
+            Action::Done(_) => return marks,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn only_writes_after_the_outcome_is_settled_may_be_detached() {
+    let respond = |status: u16, body: String| {
+        http::Response::builder()
+            .status(status)
+            .body(Bytes::from(body))
+            .unwrap()
+    };
+    // Success: budget check, slot (reads, awaited), then the record of the reply's
+    // time and what the answer showed about keys, which nothing after them needs.
+    let stores = Stores::deferred();
+    let ex = Exchange::new(&webhook(), add_from_chat(), &stores.webhook_state()).unwrap();
+    assert_eq!(
+        detachable_writes(ex, vec![respond(200, ok_body())]),
+        [false, false, true, true],
+        "{:?}",
+        stores.ran()
+    );
+    // A 503 first: the throttle must be written before the retry reserves its slot.
+    let stores = Stores::deferred();
+    let ex = Exchange::new(&webhook(), add_from_chat(), &stores.webhook_state()).unwrap();
+    let marks = detachable_writes(
+        ex,
+        vec![respond(503, query_limit()), respond(200, ok_body())],
+    );
+    assert_eq!(stores.ran()[2], THROTTLED, "{:?}", stores.ran());
+    assert!(!marks[2], "the throttle is awaited: {marks:?}");
+    assert_eq!(
+        marks.last(),
+        Some(&true),
+        "the final record is not: {marks:?}"
+    );
+}

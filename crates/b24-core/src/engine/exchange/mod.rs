@@ -281,6 +281,12 @@ impl<M: Method> Exchange<M> {
         loop {
             if let Some(task) = self.outbox.pop_front() {
                 if !matches!(self.phase, Phase::AwaitingStore(_) | Phase::Finished) {
+                    // A write once the call's outcome is settled need not hold it up.
+                    let task = if matches!(self.phase, Phase::Done(_)) {
+                        task.settle()
+                    } else {
+                        task
+                    };
                     let then = std::mem::replace(&mut self.phase, Phase::Finished);
                     self.phase = Phase::AwaitingStore(Box::new(then));
                     return Action::Store(task);
@@ -423,8 +429,7 @@ impl<M: Method> Exchange<M> {
             StoreCall::Ready(Ok(())) => {}
             StoreCall::Ready(Err(err)) => self.write_failed(&err),
             StoreCall::Pending(future) => {
-                self.outbox
-                    .push_back(StoreTask::new(future, Answer::Written));
+                self.outbox.push_back(StoreTask::write(future));
             }
         }
     }

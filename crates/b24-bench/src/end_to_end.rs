@@ -114,7 +114,7 @@ impl Bench {
             .portal(
                 PortalConfig::new("localhost")
                     .bucket(1_000_000_000, 1_000_000_000.0)
-                    .allow_plain_http(true),
+                    .allow_plain_http_to_loopback(true),
             )
             .build();
         let server = emulator.serve_http().await.context("serve the emulator")?;
@@ -124,7 +124,7 @@ impl Bench {
             .ok_or_else(|| BenchError::new("emulator", "user 1 has no webhook"))?;
         let url = format!("http://127.0.0.1:{}/rest/1/{secret}/", server.addr().port());
         let portal = Portal::builder()
-            .allow_insecure_loopback()
+            .allow_plain_http_to_loopback(true)
             .webhook(&url)
             .context("loopback portal")?;
         let client = Client::builder()

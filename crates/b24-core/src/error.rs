@@ -1,5 +1,7 @@
 //! The core's error type.
 
+use std::fmt;
+
 use b24_types::{ApiError, ErrorClass, ErrorCode, IdError};
 
 /// Bad input found before any request was built.
@@ -35,17 +37,14 @@ pub enum InputError {
 }
 
 /// Everything a call can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The portal answered with an error, in either shape, whatever the status.
-    #[error("{0}")]
     Api(Box<ApiError>),
     /// Bad input, found before any request was built.
-    #[error(transparent)]
-    InvalidInput(#[from] InputError),
+    InvalidInput(InputError),
     /// A body could not be decoded as the expected JSON.
-    #[error("could not decode the response (HTTP {status}) at `{path}`: {message}")]
     Decode {
         /// The HTTP status.
         status: u16,
@@ -55,7 +54,6 @@ pub enum Error {
         message: String,
     },
     /// The response was not JSON at all (an HTML error page, say).
-    #[error("unexpected non-JSON response (HTTP {status}): {snippet}")]
     UnexpectedBody {
         /// The HTTP status.
         status: u16,
@@ -67,7 +65,6 @@ pub enum Error {
     /// After a hold or a 429 with one of the platform's operating-limit codes, calls of
     /// this method will be refused until `reset_at`; other methods are not affected. A
     /// 429 with another code (or none) ends only this call so.
-    #[error("operating-time limit of `{method}` reached; it resets at unix time {reset_at}")]
     OperatingLimit {
         /// The method: for a hold before sending, the held one (for a batch, the held
         /// command's method); after a 429, the method called (for a batch, `batch`:
@@ -79,48 +76,38 @@ pub enum Error {
         /// skew), or an estimate when no reset time is known.
         reset_at: crate::engine::Timestamp,
         /// The portal's 429 answer, when there was one (a hold before sending has none).
-        #[source]
         last: Option<Box<ApiError>>,
     },
     /// Every allowed attempt failed with a retryable outcome; `last` is the last one.
-    #[error("gave up after {attempts} attempts")]
     RetriesExhausted {
         /// Attempts made.
         attempts: u32,
         /// The last attempt's error.
-        #[source]
         last: Box<Error>,
     },
     /// The transport failed and the call could not (or could no longer) be repeated.
-    #[error("transport failure: {kind} ({sent:?})")]
     Transport {
         /// What failed.
         kind: crate::engine::TransportErrorKind,
         /// Whether the request may have reached the server.
         sent: crate::engine::SentState,
         /// The adapter's underlying error, if it gave one (never holds a URI).
-        #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// Refreshing the OAuth access token failed.
-    #[error("token refresh failed: {0}")]
-    TokenRefresh(#[source] crate::engine::RefreshError),
+    TokenRefresh(crate::engine::RefreshError),
     /// The portal refused a freshly refreshed access token too (a second 401).
-    #[error("the portal refused the refreshed access token (HTTP {status})")]
     TokenRejected {
         /// The HTTP status (401).
         status: u16,
         /// The portal's answer, when it was an error body.
-        #[source]
         last: Option<Box<ApiError>>,
     },
     /// The call's overall deadline passed, or would pass before the next attempt.
-    #[error("deadline exceeded after {attempts} attempts")]
     DeadlineExceeded {
         /// Attempts made.
         attempts: u32,
         /// The last attempt's error, if an attempt had failed.
-        #[source]
         last: Option<Box<Error>>,
     },
     /// A write may have run on the portal, and b24 cannot tell whether it did:
@@ -140,24 +127,18 @@ pub enum Error {
     ///
     /// `last` is the answer that ended the call; [`Error::code`], [`Error::status`] and
     /// [`Error::class`] follow it.
-    #[error(
-        "the write may have run on the portal ({attempts} attempts); check before repeating it"
-    )]
     WriteOutcomeUnknown {
         /// Attempts made.
         attempts: u32,
         /// The answer that ended the call.
-        #[source]
         last: Box<Error>,
     },
     /// An exchange was driven out of order (a bug in the adapter driving it).
-    #[error("exchange misuse: {0}")]
     ExchangeMisuse(&'static str),
 
     /// A shared-state store (the request bucket, the operating budgets, the token
     /// pair) failed on an operation the call needed before sending: nothing was sent.
-    #[error("{0}; nothing was sent")]
-    Store(#[source] crate::engine::StoreError),
+    Store(crate::engine::StoreError),
 }
 
 impl Error {
@@ -183,7 +164,7 @@ impl Error {
                 last.status()
             }
             Error::DeadlineExceeded { last, .. } => last.as_ref().and_then(|e| e.status()),
-            Error::TokenRefresh(e) => Some(e.status).filter(|s| *s != 0),
+            Error::TokenRefresh(e) => e.status,
             Error::TokenRejected { status, .. } => Some(*status),
             Error::Transport { .. } | Error::ExchangeMisuse(_) | Error::Store(_) => None,
         }
@@ -241,6 +222,118 @@ impl Error {
             } => last.last_attempt(),
             other => other,
         }
+    }
+}
+
+impl fmt::Display for Error {
+    /// The whole story on one line: what ended the call, then what caused it, down
+    /// to the root cause (`gave up after 4 attempts: could not connect to the
+    /// portal: connection refused`). [`source`](std::error::Error::source) still
+    /// gives each layer, for code that inspects them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Api(e) => write!(f, "the portal answered {e}"),
+            Error::InvalidInput(e) => write!(f, "{e}; nothing was sent"),
+            Error::Decode {
+                status,
+                path,
+                message,
+            } => write!(
+                f,
+                "could not read the portal's answer (HTTP {status}) at `{path}`: {message}"
+            ),
+            Error::UnexpectedBody { status, snippet } => write!(
+                f,
+                "the portal's answer is not JSON (HTTP {status}): {snippet}"
+            ),
+            Error::OperatingLimit {
+                method,
+                reset_at,
+                last,
+            } => {
+                write!(
+                    f,
+                    "the operating-time limit of `{method}` is spent until {}",
+                    crate::engine::Utc(*reset_at)
+                )?;
+                if let Some(last) = last {
+                    write!(f, ": the portal answered {last}")?;
+                }
+                Ok(())
+            }
+            Error::RetriesExhausted { attempts, last } => {
+                write!(f, "gave up after {attempts} attempts: {last}")
+            }
+            Error::Transport { kind, sent, source } => match source {
+                // The adapter's error tells its own cause (see
+                // `TransportFailure::with_source`).
+                Some(source) => {
+                    let text = source.to_string();
+                    f.write_str(&text)?;
+                    let sent = sent.to_string();
+                    if !kind.is_permanent() && !text.contains(&sent) {
+                        write!(f, " ({sent})")?;
+                    }
+                    Ok(())
+                }
+                None => write!(f, "{kind} ({sent})"),
+            },
+            Error::TokenRefresh(e) => write!(f, "refreshing the access token failed: {e}"),
+            Error::TokenRejected { status, last } => {
+                write!(
+                    f,
+                    "the portal refused the refreshed access token too (HTTP {status})"
+                )?;
+                if let Some(last) = last {
+                    write!(f, ": {last}")?;
+                }
+                Ok(())
+            }
+            Error::DeadlineExceeded { attempts, last } => {
+                write!(f, "the call's deadline passed after {attempts} attempts")?;
+                if let Some(last) = last {
+                    write!(f, ": {last}")?;
+                }
+                Ok(())
+            }
+            Error::WriteOutcomeUnknown { attempts, last } => write!(
+                f,
+                "the write may have run on the portal; check before repeating it \
+                 ({attempts} attempts): {last}"
+            ),
+            Error::ExchangeMisuse(what) => write!(f, "exchange driven out of order: {what}"),
+            Error::Store(e) => write!(f, "{e}; nothing was sent"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Api(_) | Error::Decode { .. } | Error::UnexpectedBody { .. } => None,
+            Error::ExchangeMisuse(_) => None,
+            Error::InvalidInput(e) => Some(e),
+            Error::OperatingLimit { last, .. } | Error::TokenRejected { last, .. } => last
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            Error::RetriesExhausted { last, .. } | Error::WriteOutcomeUnknown { last, .. } => {
+                Some(&**last)
+            }
+            Error::DeadlineExceeded { last, .. } => last
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            Error::Transport { source, .. } => source
+                .as_deref()
+                .map(|e| e as &(dyn std::error::Error + 'static)),
+            Error::TokenRefresh(e) => Some(e),
+            Error::Store(e) => Some(e),
+        }
+    }
+}
+
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Self {
+        Error::InvalidInput(e)
     }
 }
 

@@ -61,7 +61,7 @@
 //! show only the host and `webhook user N`, errors never echo a URL, and the URI of a
 //! built request must never be logged. OAuth access tokens travel in the JSON body,
 //! never in the URL. Plain `http` is refused except for loopback hosts when asked for
-//! with [`PortalBuilder::allow_insecure_loopback`].
+//! with [`PortalBuilder::allow_plain_http_to_loopback`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -12,7 +12,7 @@
 //!
 //! HTTPS is required. Plain `http` is accepted only for loopback hosts (`127.0.0.0/8`,
 //! `::1`, `localhost`, `*.localhost`) and only through
-//! [`PortalBuilder::allow_insecure_loopback`], for local test servers.
+//! [`PortalBuilder::allow_plain_http_to_loopback`], for local test servers.
 //!
 //! `Debug` and `Display` of a portal never show the webhook secret: they show the host
 //! and `webhook user 1` or `oauth`. Errors about a malformed address never echo it.
@@ -90,7 +90,7 @@ impl Portal {
         PortalBuilder::new().oauth(url)
     }
 
-    /// A builder, for options such as [`PortalBuilder::allow_insecure_loopback`].
+    /// A builder, for options such as [`PortalBuilder::allow_plain_http_to_loopback`].
     pub fn builder() -> PortalBuilder {
         PortalBuilder::new()
     }
@@ -193,12 +193,12 @@ impl fmt::Display for Portal {
 /// use b24_core::Portal;
 ///
 /// let local = Portal::builder()
-///     .allow_insecure_loopback()
+///     .allow_plain_http_to_loopback(true)
 ///     .webhook("http://127.0.0.1:8080/rest/1/s3cr3tc0de/")
 ///     .unwrap();
 /// assert_eq!(local.host(), "127.0.0.1:8080");
 /// assert!(Portal::builder()
-///     .allow_insecure_loopback()
+///     .allow_plain_http_to_loopback(true)
 ///     .oauth("http://example.com")
 ///     .is_err());
 /// ```
@@ -216,8 +216,8 @@ impl PortalBuilder {
 
     /// Accept plain `http://` for loopback hosts (`127.0.0.0/8`, `::1`, `localhost`,
     /// `*.localhost`), for local test servers. Other `http` hosts are still refused.
-    pub fn allow_insecure_loopback(mut self) -> Self {
-        self.allow_insecure_loopback = true;
+    pub fn allow_plain_http_to_loopback(mut self, allow: bool) -> Self {
+        self.allow_insecure_loopback = allow;
         self
     }
 
@@ -369,12 +369,14 @@ impl PortalBuilder {
         if scheme == Scheme::HTTP {
             if !loopback {
                 return Err(portal_err(
-                    "plain http is refused: HTTPS is required (http only for loopback hosts)",
+                    "plain http is refused: https is required (plain http only to a loopback \
+                     host, with allow_plain_http_to_loopback(true))",
                 ));
             }
             if !self.allow_insecure_loopback {
                 return Err(portal_err(
-                    "plain http to a loopback host needs allow_insecure_loopback()",
+                    "plain http to a loopback host needs \
+                     Portal::builder().allow_plain_http_to_loopback(true)",
                 ));
             }
         }
@@ -487,7 +489,7 @@ fn check_host(host: &str) -> Result<(), InputError> {
 /// are ignored; a port must not be included.
 ///
 /// The one definition of "loopback" b24 uses: plain `http` is accepted only for such
-/// hosts ([`PortalBuilder::allow_insecure_loopback`]), and so is an OAuth token URL on
+/// hosts ([`PortalBuilder::allow_plain_http_to_loopback`]), and so is an OAuth token URL on
 /// a host other than the official OAuth servers.
 ///
 /// ```

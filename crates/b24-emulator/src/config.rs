@@ -107,7 +107,7 @@ impl PortalConfig {
     }
 
     /// Accept plain-HTTP requests (by default they get `INVALID_REQUEST` "Https required.").
-    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+    pub fn allow_plain_http_to_loopback(mut self, allow: bool) -> Self {
         self.require_https = !allow;
         self
     }
@@ -245,9 +245,9 @@ impl EmulatorBuilder {
     }
 
     /// Let every portal accept plain HTTP (same as
-    /// [`PortalConfig::allow_plain_http`] on each).
-    pub fn allow_plain_http(mut self) -> Self {
-        self.allow_plain_http = true;
+    /// [`PortalConfig::allow_plain_http_to_loopback`] on each).
+    pub fn allow_plain_http_to_loopback(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
         self
     }
 

@@ -133,7 +133,7 @@ impl Emulator {
             .into_iter()
             .map(|c| {
                 let c = if b.allow_plain_http {
-                    c.allow_plain_http(true)
+                    c.allow_plain_http_to_loopback(true)
                 } else {
                     c
                 };

@@ -25,7 +25,7 @@
 //!   and returns an `http::Response<Bytes>` ([`Emulator::exchange`] also reports
 //!   dropped and truncated connections).
 //! - Plain HTTP on a loopback port: [`Emulator::serve_http`] (portals must then be
-//!   built with `allow_plain_http`, otherwise they answer `INVALID_REQUEST`
+//!   built with `allow_plain_http_to_loopback`, otherwise they answer `INVALID_REQUEST`
 //!   "Https required.", as Bitrix24 does).
 //! - HTTPS with a CA generated at startup: [`Emulator::serve_https`]; trust
 //!   [`ServerHandle::ca_cert_pem`] in the client. HTTP/1.1 and HTTP/2 (ALPN).

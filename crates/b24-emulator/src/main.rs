@@ -101,7 +101,7 @@ async fn run(o: Options) -> Result<(), String> {
                 .bucket(o.burst, o.drain)
                 .operating_limit(o.operating_limit)
                 .default_operating_cost(o.cost)
-                .allow_plain_http(o.http),
+                .allow_plain_http_to_loopback(o.http),
         );
     }
     let emu = builder.build();

@@ -159,7 +159,7 @@ impl Drop for ServerHandle {
 impl Emulator {
     /// Serves plain HTTP on `127.0.0.1` at a free port. Portals that require HTTPS
     /// (the default) answer `INVALID_REQUEST` "Https required." unless built with
-    /// `allow_plain_http`.
+    /// `allow_plain_http_to_loopback`.
     pub async fn serve_http(&self) -> Result<ServerHandle, ServeError> {
         self.serve_http_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .await

@@ -37,7 +37,7 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (webhook_url, _emulator) = start_emulator()?;
     // Plain http is accepted for loopback hosts only, and only when asked for.
     let portal = Portal::builder()
-        .allow_insecure_loopback()
+        .allow_plain_http_to_loopback(true)
         .webhook(&webhook_url)?;
     // Who shares what (the bucket per host, budgets per webhook or app, tokens per
     // user) is the registry's rule. Seed it with OS randomness in production (it
@@ -220,7 +220,7 @@ fn start_emulator() -> Result<(String, EmulatorGuard), Box<dyn std::error::Error
         .build()?;
     let server = runtime.block_on(
         b24_emulator::Emulator::builder()
-            .allow_plain_http()
+            .allow_plain_http_to_loopback(true)
             .build()
             .serve_http(),
     )?;

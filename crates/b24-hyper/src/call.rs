@@ -3,8 +3,8 @@
 //! decisions out: it sends, sleeps, and awaits the store operations it asks for.
 
 use b24_core::engine::{
-    wait_duration, Action, Exchange, ExchangeOptions, Purpose, RetryPolicy, SentState as CoreSent,
-    StoreOutcome, TransportErrorKind, TransportFailure,
+    wait_duration, Action, Exchange, ExchangeOptions, Purpose, RetryPolicy, StoreOutcome,
+    TransportFailure,
 };
 use b24_core::methods::{BatchV3, RawCall};
 use b24_core::registry::CredentialId;
@@ -14,7 +14,7 @@ use bytes::Bytes;
 use crate::builder::limit_policy;
 use crate::client::{now, Client, Inner};
 use crate::connect::check_scheme_parts;
-use crate::error::{Error, SentState, TransportError};
+use crate::error::{Error, TransportError};
 use crate::trace;
 
 /// Per-call options: the idempotency key and the retry policy.
@@ -286,25 +286,5 @@ where
 /// The engine's view of a transport failure; the typed error rides along as the
 /// source.
 pub(crate) fn to_failure(err: TransportError) -> TransportFailure {
-    let (kind, sent) = kind_and_sent(&err);
-    TransportFailure::new(kind, sent).with_source(err)
-}
-
-/// The engine's words for a transport failure.
-fn kind_and_sent(err: &TransportError) -> (TransportErrorKind, CoreSent) {
-    let kind = match err {
-        TransportError::InsecureScheme
-        | TransportError::InvalidAddress { .. }
-        | TransportError::Connect { .. }
-        | TransportError::Tls { .. } => TransportErrorKind::Connect,
-        TransportError::Timeout { .. } => TransportErrorKind::Timeout,
-        TransportError::BodyTooLarge { .. } => TransportErrorKind::BodyTooLarge,
-        TransportError::Http { .. } => TransportErrorKind::ConnectionClosed,
-        TransportError::Body { .. } => TransportErrorKind::Body,
-    };
-    let sent = match err.sent_state() {
-        SentState::NotSent => CoreSent::NotSent,
-        SentState::MaybeSent => CoreSent::MaybeSent,
-    };
-    (kind, sent)
+    err.into()
 }

@@ -3,7 +3,9 @@
 //! ([`ConnectFailure`]) so the call path can tell TCP, TLS and timeout apart.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use b24_core::is_loopback_host;
 use http::Uri;
 use hyper_rustls::MaybeHttpsStream;
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -29,6 +32,7 @@ pub(crate) type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
 #[derive(Clone)]
 pub(crate) struct Connector {
     tcp: HttpConnector<OverrideResolver>,
+    resolver: OverrideResolver,
     tls: TlsConnector,
     allow_plain_loopback: bool,
     timeout: Duration,
@@ -41,11 +45,12 @@ impl Connector {
         allow_plain_loopback: bool,
         timeout: Duration,
     ) -> Self {
-        let mut tcp = HttpConnector::new_with_resolver(resolver);
+        let mut tcp = HttpConnector::new_with_resolver(resolver.clone());
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
         Self {
             tcp,
+            resolver,
             tls: TlsConnector::from(tls),
             allow_plain_loopback,
             timeout,
@@ -90,6 +95,13 @@ impl Service<Uri> for Connector {
             return Box::pin(async move { Err(e) });
         }
         let plain = dst.scheme_str() == Some("http");
+        if plain {
+            return Box::pin(connect_plain_loopback(
+                self.resolver.clone(),
+                dst,
+                self.timeout,
+            ));
+        }
         let server_name = dst
             .host()
             .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
@@ -106,9 +118,6 @@ impl Service<Uri> for Connector {
                 .await
                 .map_err(|_| timed_out())?
                 .map_err(|e| ConnectFailure::Tcp(Box::new(e)))?;
-            if plain {
-                return Ok(MaybeHttpsStream::Http(tcp));
-            }
             let server_name = server_name?;
             let tls_stream =
                 tokio::time::timeout_at(deadline, tls.connect(server_name, TokioIo::new(tcp)))
@@ -118,6 +127,68 @@ impl Service<Uri> for Connector {
             Ok(MaybeHttpsStream::Https(TokioIo::new(tls_stream)))
         })
     }
+}
+
+/// Plain http, allowed only to loopback: the host is resolved first and only its
+/// loopback addresses are dialled, so a name pinned or resolved to another address is
+/// refused before any connection is made (the secret of a webhook URL rides in the
+/// request path, in the clear).
+async fn connect_plain_loopback(
+    mut resolver: OverrideResolver,
+    dst: Uri,
+    timeout: Duration,
+) -> Result<Stream, ConnectFailure> {
+    let host = dst.host().ok_or(ConnectFailure::NoHost)?;
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let port = dst.port_u16();
+    let started = tokio::time::Instant::now();
+    let deadline = crate::transport::instant_after(started, timeout);
+    let timed_out = || ConnectFailure::Timeout(started.elapsed());
+    let resolved: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port.unwrap_or(80))],
+        Err(_) => {
+            let name = Name::from_str(bare).map_err(|_| ConnectFailure::NoHost)?;
+            let lookup = std::future::poll_fn(|cx| resolver.poll_ready(cx))
+                .await
+                .map(|()| resolver.call(name))
+                .map_err(ConnectFailure::Tcp)?;
+            tokio::time::timeout_at(deadline, lookup)
+                .await
+                .map_err(|_| timed_out())?
+                .map_err(ConnectFailure::Tcp)?
+                .map(|mut addr| {
+                    if let Some(p) = port {
+                        addr.set_port(p);
+                    } else if addr.port() == 0 {
+                        addr.set_port(80);
+                    }
+                    addr
+                })
+                .collect()
+        }
+    };
+    let loopback: Vec<SocketAddr> = resolved
+        .into_iter()
+        .filter(|a| a.ip().is_loopback())
+        .collect();
+    if loopback.is_empty() {
+        return Err(ConnectFailure::InsecureScheme);
+    }
+    let mut last = None;
+    for addr in loopback {
+        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+            Err(_) => return Err(timed_out()),
+            Ok(Ok(stream)) => {
+                // Small requests and answers: send each at once.
+                let _ = stream.set_nodelay(true);
+                return Ok(MaybeHttpsStream::Http(TokioIo::new(stream)));
+            }
+            Ok(Err(e)) => last = Some(e),
+        }
+    }
+    Err(ConnectFailure::Tcp(Box::new(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no loopback address")
+    }))))
 }
 
 #[cfg(test)]

@@ -11,18 +11,9 @@ use std::time::Duration;
 /// A boxed source error.
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// Whether a failed attempt may have reached the server.
-///
-/// A write that failed with [`SentState::NotSent`] can be repeated without risk; one that
-/// failed with [`SentState::MaybeSent`] may already have run on the portal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SentState {
-    /// No byte of the request left this process (connect, TLS or address failure).
-    NotSent,
-    /// The request may have been sent, in part or in full.
-    MaybeSent,
-}
+/// Whether a failed attempt may have reached the server: the core's
+/// [`SentState`](b24_core::engine::SentState), one name for one concept.
+pub use b24_core::engine::SentState;
 
 /// Which limit a timeout hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,39 +30,30 @@ pub enum TimeoutStage {
 }
 
 /// A failure to move a request or its response.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum TransportError {
     /// The address uses plain `http`, which is refused unless the host is a loopback
     /// address and plain HTTP to loopback was enabled on the builder. Nothing was sent.
-    #[error(
-        "plain http is refused: only https is allowed (plain http only to a loopback host, when enabled on the builder)"
-    )]
     InsecureScheme,
     /// The request address cannot be used (no scheme or no host). Nothing was sent.
-    #[error("invalid request address: {reason}")]
     InvalidAddress {
         /// Why (never the address itself).
         reason: &'static str,
     },
     /// The TCP connection could not be opened (DNS, refused, unreachable). Nothing
     /// was sent.
-    #[error("could not connect to the portal")]
     Connect {
         /// The underlying failure.
-        #[source]
         source: BoxError,
     },
     /// The TLS handshake failed (unknown certificate authority, name mismatch,
     /// protocol error). Nothing was sent.
-    #[error("TLS handshake with the portal failed")]
     Tls {
         /// The underlying failure (usually a `rustls::Error` inside an `io::Error`).
-        #[source]
         source: BoxError,
     },
     /// A time limit was hit.
-    #[error("timed out ({stage:?}) after {elapsed:?}")]
     Timeout {
         /// Which limit.
         stage: TimeoutStage,
@@ -83,31 +65,214 @@ pub enum TransportError {
         sent: SentState,
     },
     /// The response body was larger than the configured cap; reading stopped there.
-    #[error("response body exceeds the limit of {limit} bytes")]
     BodyTooLarge {
         /// The cap in bytes.
         limit: usize,
     },
     /// The HTTP exchange failed after the connection was up (reset, closed early,
     /// protocol error).
-    #[error("HTTP exchange with the portal failed")]
     Http {
         /// Whether the request may have been sent.
         sent: SentState,
         /// The underlying failure.
-        #[source]
         source: BoxError,
     },
     /// Reading the response body failed (connection dropped, truncated body).
-    #[error("reading the response body failed")]
     Body {
         /// The underlying failure.
-        #[source]
         source: BoxError,
     },
 }
 
+impl fmt::Display for TransportError {
+    /// One line with the cause in words (`could not connect to the portal:
+    /// connection refused`), never a URI.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::InsecureScheme => f.write_str(
+                "plain http is refused: use https, or plain http to a loopback address \
+                 with allow_plain_http_to_loopback(true)",
+            ),
+            TransportError::InvalidAddress { reason } => {
+                write!(f, "the portal's address cannot be used: {reason}")
+            }
+            TransportError::Connect { source } => write!(
+                f,
+                "could not connect to the portal: {}",
+                connect_cause(&**source)
+            ),
+            TransportError::Tls { source } => match certificate_problem(&**source) {
+                Some(problem) => write!(f, "the portal's certificate was refused: {problem}"),
+                None => write!(
+                    f,
+                    "the TLS handshake with the portal failed: {}",
+                    root_cause(&**source)
+                ),
+            },
+            TransportError::Timeout {
+                stage,
+                elapsed,
+                sent,
+            } => {
+                let took = Rounded(*elapsed);
+                match stage {
+                    TimeoutStage::Connect => {
+                        write!(f, "connecting to the portal took longer than {took}")
+                    }
+                    TimeoutStage::Attempt => {
+                        write!(f, "the portal did not answer within {took} ({sent})")
+                    }
+                    TimeoutStage::Deadline => {
+                        write!(f, "the call's deadline passed after {took} ({sent})")
+                    }
+                }
+            }
+            TransportError::BodyTooLarge { limit } => write!(
+                f,
+                "the portal's answer is larger than the cap of {limit} bytes"
+            ),
+            TransportError::Http { sent, source } => write!(
+                f,
+                "the connection to the portal failed: {} ({sent})",
+                root_cause(&**source)
+            ),
+            TransportError::Body { source } => write!(
+                f,
+                "reading the portal's answer failed: {}",
+                root_cause(&**source)
+            ),
+        }
+    }
+}
+
+impl StdError for TransportError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            TransportError::Connect { source }
+            | TransportError::Tls { source }
+            | TransportError::Http { source, .. }
+            | TransportError::Body { source } => Some(&**source),
+            TransportError::InsecureScheme
+            | TransportError::InvalidAddress { .. }
+            | TransportError::Timeout { .. }
+            | TransportError::BodyTooLarge { .. } => None,
+        }
+    }
+}
+
+/// A duration as people read it: `250 ms`, `3.0 s`, `1 min 10 s`.
+pub(crate) struct Rounded(pub(crate) Duration);
+
+impl fmt::Display for Rounded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms < 1_000 {
+            write!(f, "{ms} ms")
+        } else if ms < 60_000 {
+            write!(f, "{}.{} s", ms / 1000, ms % 1000 / 100)
+        } else {
+            let secs = self.0.as_secs();
+            match secs % 60 {
+                0 => write!(f, "{} min", secs / 60),
+                rest => write!(f, "{} min {rest} s", secs / 60),
+            }
+        }
+    }
+}
+
+/// The innermost error of a chain (looking inside `io::Error`s), in its own words.
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut last: &(dyn StdError + 'static) = err;
+    let mut hops = 0u8;
+    loop {
+        let next = match last
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => last.source(),
+        };
+        match next {
+            Some(n) if hops < 32 => {
+                last = n;
+                hops += 1;
+            }
+            _ => break,
+        }
+    }
+    // An io::Error with a plain kind says it best by its kind ("connection refused");
+    // one with a custom payload or an OS code outside the known kinds by its text.
+    if let Some(io) = last.downcast_ref::<std::io::Error>() {
+        if io.get_ref().is_none() && io.kind() != std::io::ErrorKind::Other {
+            let words = io.kind().to_string();
+            if words != "uncategorized error" && words != "other error" {
+                return words;
+            }
+        }
+    }
+    last.to_string()
+}
+
+/// Why connecting failed, in words.
+fn connect_cause(err: &(dyn StdError + 'static)) -> String {
+    if let Some(io) = find_in_chain::<std::io::Error>(err) {
+        if io.get_ref().is_none() {
+            let words = io.kind().to_string();
+            if words != "uncategorized error" && words != "other error" {
+                return words;
+            }
+        }
+    }
+    root_cause(err)
+}
+
+/// What is wrong with the portal's certificate, when that is why TLS failed:
+/// repeating cannot help.
+pub(crate) fn certificate_problem(err: &(dyn StdError + 'static)) -> Option<String> {
+    use rustls::CertificateError as C;
+    let rustls_err = find_in_chain::<rustls::Error>(err)?;
+    let rustls::Error::InvalidCertificate(cert) = rustls_err else {
+        return None;
+    };
+    Some(match cert {
+        C::UnknownIssuer => "it is signed by an unknown authority (add the portal's CA with \
+                             add_root_certificate_pem, or check the host)"
+            .to_owned(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it is not valid for the portal's host name".to_owned()
+        }
+        C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_owned(),
+        C::Revoked => "it has been revoked".to_owned(),
+        other => format!("{other:?}"),
+    })
+}
+
+impl From<TransportError> for b24_core::engine::TransportFailure {
+    /// The engine's view of the failure; the typed error rides along as the source.
+    fn from(err: TransportError) -> Self {
+        b24_core::engine::TransportFailure::new(err.kind(), err.sent_state()).with_source(err)
+    }
+}
+
 impl TransportError {
+    /// The engine's words for this failure: what it decides retries by. A refused
+    /// certificate and a refused address are permanent (repeating cannot help).
+    pub fn kind(&self) -> b24_core::engine::TransportErrorKind {
+        use b24_core::engine::TransportErrorKind as K;
+        match self {
+            TransportError::InsecureScheme | TransportError::InvalidAddress { .. } => K::Address,
+            TransportError::Tls { source } if certificate_problem(&**source).is_some() => {
+                K::Certificate
+            }
+            TransportError::Connect { .. } | TransportError::Tls { .. } => K::Connect,
+            TransportError::Timeout { .. } => K::Timeout,
+            TransportError::BodyTooLarge { .. } => K::BodyTooLarge,
+            TransportError::Http { .. } => K::ConnectionClosed,
+            TransportError::Body { .. } => K::Body,
+        }
+    }
+
     /// Whether the request may have reached the server.
     pub fn sent_state(&self) -> SentState {
         match self {

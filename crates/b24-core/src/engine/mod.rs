@@ -248,5 +248,6 @@ pub use store::{
     StoreCall, StoreError, StoreErrorKind, StoreFuture, StoreOutcome, StoreTask, TokenStore,
 };
 pub use timestamp::Timestamp;
+pub(crate) use timestamp::Utc;
 pub use token::{StaleGeneration, TokenGeneration, TokenSet};
 pub use transport::{SentState, TransportErrorKind, TransportFailure};

@@ -20,7 +20,7 @@
 //! `https` on `oauth.bitrix.info`, `oauth.bitrix24.tech` or another host under
 //! `bitrix.info`, or for a loopback host ([`is_loopback_host`]: a local test server)
 //! over `https`, or over plain `http` when the app allows it
-//! ([`OAuthApp::allow_insecure_loopback`]); never with user credentials in the
+//! ([`OAuthApp::allow_plain_http_to_loopback`]); never with user credentials in the
 //! address. Anything else (the portal's own `client_endpoint` stored by mistake, a
 //! plain `http` address, an address not ending in `/rest/`) is ignored for
 //! [`DEFAULT_TOKEN_URL`].
@@ -81,8 +81,8 @@ impl OAuthApp {
     /// Accepts a `server_endpoint` on a loopback host over plain `http` as the base
     /// of the token URL (a local test server such as the emulator). Off by default:
     /// without it only `https` addresses are derived.
-    pub fn allow_insecure_loopback(mut self) -> Self {
-        self.allow_insecure_loopback = true;
+    pub fn allow_plain_http_to_loopback(mut self, allow: bool) -> Self {
+        self.allow_insecure_loopback = allow;
         self
     }
 
@@ -94,7 +94,7 @@ impl OAuthApp {
     /// The token URL to use, given the last answer's `server_endpoint`: the one set
     /// with [`OAuthApp::token_url`], else the one derived from an acceptable
     /// `server_endpoint` ([`token_url_from_server_endpoint`]'s rules, plus plain `http`
-    /// to a loopback host with [`OAuthApp::allow_insecure_loopback`]), else
+    /// to a loopback host with [`OAuthApp::allow_plain_http_to_loopback`]), else
     /// [`DEFAULT_TOKEN_URL`].
     pub fn resolve_token_url(&self, server_endpoint: Option<&str>) -> String {
         if let Some(url) = &self.token_url {
@@ -150,7 +150,7 @@ impl OAuthApp {
 /// when it is not an `https` URL ending in `/rest/` on an OAuth server's host
 /// (`oauth.bitrix.info`, `oauth.bitrix24.tech`, a host under `bitrix.info`) or on a
 /// loopback host, or when it holds user credentials. Plain `http` is never accepted
-/// here; [`OAuthApp::allow_insecure_loopback`] accepts it for loopback hosts.
+/// here; [`OAuthApp::allow_plain_http_to_loopback`] accepts it for loopback hosts.
 pub fn token_url_from_server_endpoint(server_endpoint: &str) -> Option<String> {
     derive_token_url(server_endpoint, false)
 }
@@ -246,8 +246,8 @@ pub enum RefreshFailure {
 pub struct RefreshError {
     /// Why.
     pub failure: RefreshFailure,
-    /// The HTTP status of the answer (0 when there was none).
-    pub status: u16,
+    /// The HTTP status of the answer, when there was one.
+    pub status: Option<u16>,
     /// The OAuth error code, when the answer had one.
     pub code: Option<ErrorCode>,
     /// The OAuth server's description, when it sent one.
@@ -255,7 +255,7 @@ pub struct RefreshError {
 }
 
 impl RefreshError {
-    pub(crate) fn new(failure: RefreshFailure, status: u16) -> Self {
+    pub(crate) fn new(failure: RefreshFailure, status: Option<u16>) -> Self {
         Self {
             failure,
             status,
@@ -291,8 +291,8 @@ impl fmt::Display for RefreshError {
                 f.write_str("no refresh token is stored; run the authorization flow")?;
             }
         }
-        if self.status != 0 {
-            write!(f, " (HTTP {}", self.status)?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status}")?;
             if let Some(code) = &self.code {
                 write!(f, ", {code}")?;
             }
@@ -314,8 +314,12 @@ impl fmt::Display for RefreshError {
 /// malformed success, could hold tokens).
 pub fn parse_token_answer(response: &http::Response<Bytes>) -> Result<TokenResponse, Error> {
     let status = response.status().as_u16();
-    let unexpected =
-        || Error::TokenRefresh(RefreshError::new(RefreshFailure::UnexpectedAnswer, status));
+    let unexpected = || {
+        Error::TokenRefresh(RefreshError::new(
+            RefreshFailure::UnexpectedAnswer,
+            Some(status),
+        ))
+    };
     let value: serde_json::Value =
         serde_json::from_slice(response.body()).map_err(|_| unexpected())?;
     let is_error = value.as_object().is_some_and(|o| o.contains_key("error"));
@@ -329,7 +333,7 @@ pub fn parse_token_answer(response: &http::Response<Bytes>) -> Result<TokenRespo
         };
         return Err(Error::TokenRefresh(RefreshError {
             failure,
-            status,
+            status: Some(status),
             code: Some(body.error),
             description: body.error_description,
         }));

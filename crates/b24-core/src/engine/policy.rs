@@ -58,6 +58,12 @@ pub const OPERATING_FALLBACK_WAIT: Duration = Duration::from_secs(60);
 /// second early and meet a second 429. The same figure as the budget's
 /// [`BudgetConfig::reset_margin`](super::BudgetConfig::reset_margin) default.
 pub const DEFAULT_RESET_MARGIN: Duration = Duration::from_secs(1);
+/// The default number of attempts per call that may end in a timeout. The platform
+/// cuts a cloud request off after 60 s, so an attempt that got no answer within the
+/// adapter's attempt timeout met a server that is not answering; one more attempt
+/// covers a connection lost on the way, more only multiply the wait (4 attempts of
+/// 70 s each kept a caller 285 s).
+pub(crate) const DEFAULT_MAX_TIMEOUTS: u32 = 2;
 /// The default in-flight grace ([`RetryPolicy::in_flight_grace`]): the platform cuts a
 /// cloud request off after 60 s, plus [`DEFAULT_RESET_MARGIN`] for clock skew.
 pub const DEFAULT_IN_FLIGHT_GRACE: Duration =
@@ -69,6 +75,7 @@ pub const DEFAULT_IN_FLIGHT_GRACE: Duration =
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_attempts: u32,
+    max_timeouts: u32,
     backoff: Backoff,
     max_operating_wait: Duration,
     operating_fallback: Duration,
@@ -82,6 +89,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_timeouts: DEFAULT_MAX_TIMEOUTS,
             backoff: Backoff::new(DEFAULT_BASE_BACKOFF, DEFAULT_MAX_BACKOFF),
             max_operating_wait: DEFAULT_MAX_OPERATING_WAIT,
             operating_fallback: OPERATING_FALLBACK_WAIT,
@@ -103,6 +111,14 @@ impl RetryPolicy {
     /// a token refresh is not counted.
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
+        self
+    }
+
+    /// How many attempts of a call may end in a timeout before it ends (at least 1;
+    /// default 2). A server that accepts connections but never answers then costs
+    /// two attempt timeouts, not [`max_attempts`](RetryPolicy::max_attempts) of them.
+    pub fn max_timeouts(mut self, n: u32) -> Self {
+        self.max_timeouts = n.max(1);
         self
     }
 
@@ -268,10 +284,13 @@ impl RetryPolicy {
         if facts.response_too_large {
             return Decision::Stop(StopReason::ResponseTooLarge);
         }
+        if facts.permanent_failure {
+            return Decision::Stop(StopReason::PermanentFailure);
+        }
         if facts.key_reused && facts.maybe_ran {
             return Decision::Stop(StopReason::WriteOutcomeUnknown);
         }
-        let exhausted = facts.attempts >= self.max_attempts;
+        let exhausted = facts.attempts >= self.max_attempts || facts.timeouts >= self.max_timeouts;
         let backoff = |reason: RetryReason, jitter: &mut Jitter| {
             if exhausted {
                 Decision::Stop(StopReason::AttemptsExhausted)
@@ -389,6 +408,11 @@ pub struct CallFacts {
     pub key_reused: bool,
     /// Whether the answer was over the adapter's size cap.
     pub response_too_large: bool,
+    /// Whether the transport failed in a way repeating cannot cure (a refused
+    /// certificate, an address that may not be used).
+    pub permanent_failure: bool,
+    /// Attempts of this call, the one just ended included, that ended in a timeout.
+    pub timeouts: u32,
     /// When the attempt that just ended was sent.
     pub sent_at: Timestamp,
     /// The call's deadline, if any.
@@ -409,6 +433,8 @@ impl CallFacts {
             gateway_error: false,
             key_reused: false,
             response_too_large: false,
+            permanent_failure: false,
+            timeouts: 0,
             sent_at: Timestamp::EPOCH,
             deadline: None,
         }
@@ -420,6 +446,14 @@ impl CallFacts {
         self.gateway_error = gateway_error;
         self.key_reused = key_reused;
         self.response_too_large = too_large;
+        self
+    }
+
+    /// Sets what a transport failure showed: whether repeating cannot cure it, and how
+    /// many attempts so far ended in a timeout.
+    pub fn transport(mut self, permanent_failure: bool, timeouts: u32) -> Self {
+        self.permanent_failure = permanent_failure;
+        self.timeouts = timeouts;
         self
     }
 
@@ -513,8 +547,11 @@ pub enum StopReason {
     /// reused after an attempt that may have run): the call ends with
     /// [`Error::WriteOutcomeUnknown`](crate::Error::WriteOutcomeUnknown).
     WriteOutcomeUnknown,
-    /// The attempt budget is spent.
+    /// The attempt budget is spent (or the budget of attempts that timed out).
     AttemptsExhausted,
+    /// The transport failed in a way repeating cannot cure (a refused certificate, an
+    /// address that may not be used).
+    PermanentFailure,
     /// The operating-time budget resets later than the call may wait.
     OperatingLimit {
         /// When the budget resets.

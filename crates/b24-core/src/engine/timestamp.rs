@@ -116,9 +116,54 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// A [`Timestamp`] shown as a UTC date and time to the second
+/// (`2026-05-01 06:30:00 UTC`), for messages people read.
+pub(crate) struct Utc(pub(crate) Timestamp);
+
+impl fmt::Display for Utc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0 .0 / 1000;
+        let (days, day_secs) = (secs / 86_400, secs % 86_400);
+        // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar).
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + u64::from(month <= 2);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+            day_secs / 3600,
+            day_secs % 3600 / 60,
+            day_secs % 60
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(Utc(Timestamp::EPOCH).to_string(), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            Utc(Timestamp::from_unix_secs(1_777_530_300)).to_string(),
+            "2026-04-30 06:25:00 UTC"
+        );
+        assert_eq!(
+            Utc(Timestamp::from_unix_secs(951_782_400)).to_string(),
+            "2000-02-29 00:00:00 UTC"
+        );
+        // The far end does not overflow.
+        assert!(Utc(Timestamp::from_unix_millis(u64::MAX))
+            .to_string()
+            .ends_with(" UTC"));
+    }
 
     #[test]
     fn conversions() {

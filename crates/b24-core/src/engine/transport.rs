@@ -19,12 +19,28 @@ pub enum SentState {
     MaybeSent,
 }
 
+impl fmt::Display for SentState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SentState::NotSent => "nothing was sent",
+            SentState::MaybeSent => "the request may have reached the portal",
+        })
+    }
+}
+
 /// What kind of transport failure happened (for logs, metrics and errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportErrorKind {
-    /// Connecting failed (DNS, refused, unreachable, TLS handshake).
+    /// Connecting failed (DNS, refused, unreachable, a TLS handshake that broke
+    /// off). Repeating may help.
     Connect,
+    /// The portal's certificate was refused (an unknown authority, another host's
+    /// name, expired): repeating cannot help, so the call ends at once.
+    Certificate,
+    /// The address may not be used (plain `http` where only `https` is allowed, no
+    /// host): repeating cannot help, so the call ends at once.
+    Address,
     /// The attempt took longer than the adapter's per-attempt timeout.
     Timeout,
     /// The connection was closed or reset while sending or awaiting the answer.
@@ -37,14 +53,27 @@ pub enum TransportErrorKind {
     Other,
 }
 
+impl TransportErrorKind {
+    /// Whether repeating the request cannot succeed either (a refused certificate, an
+    /// address that may not be used): the engine ends the call at once.
+    pub fn is_permanent(self) -> bool {
+        matches!(
+            self,
+            TransportErrorKind::Certificate | TransportErrorKind::Address
+        )
+    }
+}
+
 impl fmt::Display for TransportErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TransportErrorKind::Connect => "connect failed",
-            TransportErrorKind::Timeout => "timed out",
-            TransportErrorKind::ConnectionClosed => "connection closed",
-            TransportErrorKind::Body => "response body unreadable",
-            TransportErrorKind::BodyTooLarge => "response body too large",
+            TransportErrorKind::Connect => "could not connect to the portal",
+            TransportErrorKind::Certificate => "the portal's certificate was refused",
+            TransportErrorKind::Address => "the portal's address may not be used",
+            TransportErrorKind::Timeout => "the portal did not answer in time",
+            TransportErrorKind::ConnectionClosed => "the connection to the portal was closed",
+            TransportErrorKind::Body => "the answer could not be read",
+            TransportErrorKind::BodyTooLarge => "the answer is larger than the size cap",
             TransportErrorKind::Other => "transport failure",
         })
     }
@@ -53,8 +82,11 @@ impl fmt::Display for TransportErrorKind {
 /// A failed attempt as the adapter reports it to
 /// [`Exchange::handle_transport_error`](super::Exchange::handle_transport_error).
 ///
-/// The optional source is kept for the caller's error chain. An adapter must make
-/// sure it holds no URI (webhook URLs carry a secret in their path).
+/// The optional source is kept for the caller's error chain, and its `Display` is
+/// what the call's error shows for the failure, so it should name the cause in
+/// words ("could not connect: connection refused"), not only its own layer. An
+/// adapter must make sure it holds no URI (webhook URLs carry a secret in their
+/// path).
 pub struct TransportFailure {
     sent: SentState,
     kind: TransportErrorKind,

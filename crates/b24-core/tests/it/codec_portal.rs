@@ -125,13 +125,13 @@ fn non_loopback_http_is_refused_even_when_insecure_loopback_is_allowed() {
     ] {
         assert!(Portal::webhook(&url).is_err(), "{url}");
         let err = Portal::builder()
-            .allow_insecure_loopback()
+            .allow_plain_http_to_loopback(true)
             .webhook(&url)
             .expect_err(&url);
-        assert!(reason(err).contains("HTTPS is required"), "{url}");
+        assert!(reason(err).contains("https is required"), "{url}");
     }
     assert!(Portal::builder()
-        .allow_insecure_loopback()
+        .allow_plain_http_to_loopback(true)
         .oauth("http://example.bitrix24.com")
         .is_err());
 }
@@ -155,9 +155,12 @@ fn loopback_http_needs_the_explicit_flag() {
         (format!("http://[::1]:9000/rest/1/{SECRET}/"), "[::1]:9000"),
     ] {
         let err = Portal::webhook(&url).expect_err(&url);
-        assert!(reason(err).contains("allow_insecure_loopback"), "{url}");
+        assert!(
+            reason(err).contains("allow_plain_http_to_loopback(true)"),
+            "{url}"
+        );
         let p = Portal::builder()
-            .allow_insecure_loopback()
+            .allow_plain_http_to_loopback(true)
             .webhook(&url)
             .unwrap_or_else(|e| panic!("{url}: {e}"));
         assert_eq!(p.host(), host);
@@ -165,7 +168,7 @@ fn loopback_http_needs_the_explicit_flag() {
         assert!(p.is_insecure());
     }
     let p = Portal::builder()
-        .allow_insecure_loopback()
+        .allow_plain_http_to_loopback(true)
         .oauth("http://127.0.0.1:8080/rest/")
         .unwrap();
     assert!(p.is_oauth());

@@ -446,7 +446,7 @@ fn reserved_auth_and_bad_method_names_are_refused_for_any_method() {
 #[test]
 fn loopback_portals_build_http_urls() {
     let p = b24_core::Portal::builder()
-        .allow_insecure_loopback()
+        .allow_plain_http_to_loopback(true)
         .webhook(&format!("http://127.0.0.1:8080/rest/1/{SECRET}/"))
         .unwrap();
     let m = TaskResultDelete::new(ResultId::new(17).unwrap());

@@ -254,7 +254,7 @@ fn error_answers() {
     ));
     assert_eq!(e.failure, RefreshFailure::InvalidGrant);
     assert!(e.needs_reauthorization());
-    assert_eq!(e.status, 400);
+    assert_eq!(e.status, Some(400));
     let text = Error::TokenRefresh(e).to_string();
     assert!(text.contains("full authorization flow"), "{text}");
 
@@ -541,7 +541,7 @@ fn one_loopback_definition_for_portals_and_token_urls() {
         assert!(is_loopback_host(host), "{host}");
         // What a portal accepts over plain http, a token URL accepts too.
         let portal = b24_core::Portal::builder()
-            .allow_insecure_loopback()
+            .allow_plain_http_to_loopback(true)
             .oauth(&format!("http://{host}:8080"));
         assert!(portal.is_ok(), "{host}");
         assert_eq!(
@@ -549,7 +549,7 @@ fn one_loopback_definition_for_portals_and_token_urls() {
             Some(format!("https://{host}:8443/oauth/token/")),
             "{host}"
         );
-        let app = app().allow_insecure_loopback();
+        let app = app().allow_plain_http_to_loopback(true);
         assert_eq!(
             app.resolve_token_url(Some(&format!("http://{host}:8080/rest/"))),
             format!("http://{host}:8080/oauth/token/"),
@@ -624,7 +624,7 @@ fn the_client_secret_goes_only_to_an_oauth_server() {
     ] {
         assert_eq!(url(&app(), endpoint), DEFAULT_TOKEN_URL, "{endpoint}");
     }
-    let local = app().allow_insecure_loopback();
+    let local = app().allow_plain_http_to_loopback(true);
     assert_eq!(
         url(&local, "http://127.0.0.1:9000/rest/"),
         "http://127.0.0.1:9000/oauth/token/"

@@ -703,7 +703,7 @@ proptest! {
     fn portal_parsing_never_panics(url in "\\PC{0,80}") {
         let _ = b24_core::Portal::webhook(&url);
         let _ = b24_core::Portal::oauth(&url);
-        let _ = b24_core::Portal::builder().allow_insecure_loopback().webhook(&url);
+        let _ = b24_core::Portal::builder().allow_plain_http_to_loopback(true).webhook(&url);
     }
 
     #[test]

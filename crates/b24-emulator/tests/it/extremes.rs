@@ -155,7 +155,7 @@ fn manual_clock_advance_saturates_instead_of_wrapping() {
 #[tokio::test]
 async fn header_read_timeout_of_duration_max_is_capped_and_the_server_answers() {
     let emu = Emulator::builder()
-        .allow_plain_http()
+        .allow_plain_http_to_loopback(true)
         .header_read_timeout(Duration::MAX)
         .build();
     let server = emu.serve_http().await.unwrap();

@@ -41,7 +41,9 @@ fn content_length(head: &str) -> usize {
 }
 
 async fn server() -> (Emulator, b24_emulator::ServerHandle, String) {
-    let emu = Emulator::builder().allow_plain_http().build();
+    let emu = Emulator::builder()
+        .allow_plain_http_to_loopback(true)
+        .build();
     let server = emu.serve_http().await.unwrap();
     let secret = emu.default_portal().webhook_secret(1).unwrap();
     (emu, server, secret)
@@ -136,7 +138,7 @@ async fn delay_fault_delays() {
 #[tokio::test]
 async fn slow_headers_are_cut_off() {
     let emu = Emulator::builder()
-        .allow_plain_http()
+        .allow_plain_http_to_loopback(true)
         .header_read_timeout(Duration::from_millis(300))
         .build();
     let server = emu.serve_http().await.unwrap();

@@ -166,7 +166,7 @@ async fn plain_http_is_refused_unless_allowed() {
         )))
         .await;
     assert_eq!(r.status, 200);
-    let h = Harness::with(PortalConfig::new("localhost").allow_plain_http(true));
+    let h = Harness::with(PortalConfig::new("localhost").allow_plain_http_to_loopback(true));
     let secret = h.secret(1);
     let r = h
         .send(req(format!(

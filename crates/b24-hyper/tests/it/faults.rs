@@ -269,16 +269,18 @@ async fn a_certificate_from_an_unknown_authority_is_rejected() {
 async fn plain_http_portals_are_refused_before_any_connection() {
     // A non-loopback host over http cannot even become a portal.
     assert!(Portal::builder()
-        .allow_insecure_loopback()
+        .allow_plain_http_to_loopback(true)
         .webhook("http://portal.example/rest/1/s3cr3tc0de/")
         .is_err());
 
     // A loopback http portal, with a client that was not told to allow plain http.
-    let emulator = Emulator::builder().allow_plain_http().build();
+    let emulator = Emulator::builder()
+        .allow_plain_http_to_loopback(true)
+        .build();
     let server = emulator.serve_http().await.unwrap();
     let url = server.webhook_url(&server.portal(), 1).unwrap();
     let portal = Portal::builder()
-        .allow_insecure_loopback()
+        .allow_plain_http_to_loopback(true)
         .webhook(&url)
         .unwrap();
     let strict = Client::builder().build().unwrap();

@@ -18,6 +18,7 @@ mod credentials;
 mod custom_transport;
 mod durations;
 mod emu;
+mod error_texts;
 mod events_offline;
 mod events_online;
 mod events_support;

@@ -251,7 +251,7 @@ async fn the_deadline_is_the_engines_from_the_first_poll() {
         .build()
         .unwrap();
     let portal = Portal::builder()
-        .allow_insecure_loopback()
+        .allow_plain_http_to_loopback(true)
         .webhook(&format!("http://{}/rest/1/s3cr3tc0de/", server.addr))
         .unwrap();
     let read = RawCall::new("tasks.task.list", Api::Classic)
@@ -449,4 +449,45 @@ async fn the_offered_http_versions_decide_what_the_portal_speaks() {
         let response = env.client.send(request).await.unwrap();
         assert_eq!(response.version(), expected, "{versions:?}");
     }
+}
+
+#[tokio::test]
+async fn plain_http_to_a_name_pinned_off_loopback_is_refused_before_connecting() {
+    // `localhost` passes the host-name rule, but the address it leads to is not a
+    // loopback one: the webhook's secret would cross the network in the clear.
+    let client = Client::builder()
+        .allow_plain_http_to_loopback(true)
+        .resolve("localhost", "192.0.2.1:80".parse().unwrap())
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let portal = b24_core::Portal::builder()
+        .allow_plain_http_to_loopback(true)
+        .webhook("http://localhost/rest/1/s3cretwebhookcode/")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = client
+        .execute(
+            &portal,
+            b24_core::methods::TaskGet::for_chat(b24_types::TaskId::new(51).unwrap()),
+        )
+        .await
+        .unwrap_err();
+    // Refused at once (no connect attempt that would wait for the 5 s timeout), and
+    // not repeated: the address will not change.
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    match &err {
+        b24_hyper::Error::Core(b24_core::Error::Transport { kind, sent, .. }) => {
+            assert_eq!(*kind, b24_core::engine::TransportErrorKind::Address);
+            assert_eq!(*sent, SentState::NotSent);
+        }
+        other => panic!("expected the address to be refused, got {other:?}"),
+    }
+    assert!(matches!(
+        err.transport(),
+        Some(TransportError::InsecureScheme)
+    ));
+    let text = err.to_string();
+    assert!(text.contains("allow_plain_http_to_loopback"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
 }

@@ -119,6 +119,8 @@ pub struct Exchange<M: Method> {
     /// Whether an attempt so far may have run on the portal (a maybe-sent transport
     /// failure, a 5xx, an unreadable answer).
     maybe_ran: bool,
+    /// Attempts that ended in a timeout.
+    timeouts: u32,
     /// The methods whose budgets the call is charged to, each once; empty when that
     /// is the method's own name alone (the common case, which needs no copy of it).
     budget_methods: Vec<String>,
@@ -226,6 +228,7 @@ impl<M: Method> Exchange<M> {
             sent_token: TokenGeneration::NONE,
             sent_at: Timestamp::EPOCH,
             maybe_ran: false,
+            timeouts: 0,
             budget_methods,
             charged_to_own,
             known_reset: None,
@@ -660,7 +663,13 @@ impl<M: Method> Exchange<M> {
         let err = Error::Transport { kind, sent, source };
         // The portal answered; the answer is just too big to take.
         let too_large = kind == TransportErrorKind::BodyTooLarge;
-        let facts = self.facts().answer(false, false, too_large);
+        if kind == TransportErrorKind::Timeout {
+            self.timeouts = self.timeouts.saturating_add(1);
+        }
+        let facts = self
+            .facts()
+            .answer(false, false, too_large)
+            .transport(kind.is_permanent(), self.timeouts);
         self.decide(class, facts, err, None, now);
     }
 

@@ -91,7 +91,7 @@ impl<M: Method> Exchange<M> {
             RefreshTurn::Empty => self.finish(
                 Err(Error::TokenRefresh(RefreshError::new(
                     RefreshFailure::NoRefreshToken,
-                    0,
+                    None,
                 ))),
                 StopReason::TokenRefreshFailed,
             ),

@@ -485,6 +485,10 @@ pub enum Error {
         #[source]
         source: b24_core::paging::PagingError,
     },
+    /// The client could not be built (so that a program's setup and calls can share
+    /// one error type).
+    #[error(transparent)]
+    Build(#[from] BuildError),
     /// The portal's answer was read, but lacks something a helper of this crate needs
     /// from it (a task without a chat, for [`Client::task_chat_id`](crate::Client::task_chat_id)).
     /// The call itself succeeded; nothing was wrong with the input.
@@ -517,7 +521,10 @@ impl Error {
     pub fn code(&self) -> Option<&b24_types::ErrorCode> {
         match self {
             Error::Core(e) => e.code(),
-            Error::Transport(_) | Error::Paging { .. } | Error::MissingInReply { .. } => None,
+            Error::Transport(_)
+            | Error::Paging { .. }
+            | Error::MissingInReply { .. }
+            | Error::Build(_) => None,
         }
     }
 
@@ -525,7 +532,10 @@ impl Error {
     pub fn api_error(&self) -> Option<&b24_types::ApiError> {
         match self {
             Error::Core(e) => e.api_error(),
-            Error::Transport(_) | Error::Paging { .. } | Error::MissingInReply { .. } => None,
+            Error::Transport(_)
+            | Error::Paging { .. }
+            | Error::MissingInReply { .. }
+            | Error::Build(_) => None,
         }
     }
 
@@ -533,7 +543,10 @@ impl Error {
     pub fn class(&self) -> Option<b24_types::ErrorClass> {
         match self {
             Error::Core(e) => e.class(),
-            Error::Transport(_) | Error::Paging { .. } | Error::MissingInReply { .. } => None,
+            Error::Transport(_)
+            | Error::Paging { .. }
+            | Error::MissingInReply { .. }
+            | Error::Build(_) => None,
         }
     }
 
@@ -541,7 +554,10 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Core(e) => e.status(),
-            Error::Transport(_) | Error::Paging { .. } | Error::MissingInReply { .. } => None,
+            Error::Transport(_)
+            | Error::Paging { .. }
+            | Error::MissingInReply { .. }
+            | Error::Build(_) => None,
         }
     }
 
@@ -552,7 +568,7 @@ impl Error {
         match self {
             Error::Transport(e) => Some(e),
             Error::Core(e) => core_transport(e),
-            Error::Paging { .. } | Error::MissingInReply { .. } => None,
+            Error::Paging { .. } | Error::MissingInReply { .. } | Error::Build(_) => None,
         }
     }
 
@@ -562,7 +578,7 @@ impl Error {
         match self {
             Error::Transport(e) => e.is_timeout(),
             Error::Core(e) => core_is_timeout(e),
-            Error::Paging { .. } | Error::MissingInReply { .. } => false,
+            Error::Paging { .. } | Error::MissingInReply { .. } | Error::Build(_) => false,
         }
     }
 }
@@ -587,6 +603,12 @@ fn core_is_timeout(e: &b24_core::Error) -> bool {
                 ..
             }
         )
+}
+
+impl From<b24_types::IdError> for Error {
+    fn from(e: b24_types::IdError) -> Self {
+        Error::Core(e.into())
+    }
 }
 
 impl From<b24_core::InputError> for Error {

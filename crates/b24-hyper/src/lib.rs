@@ -122,15 +122,23 @@ mod error;
 mod list;
 mod messages;
 pub mod poller;
+pub mod prelude;
 pub mod receiver;
 mod resolve;
 mod task_results;
+#[cfg(feature = "emulator")]
+pub mod testing;
 mod tls;
 mod trace;
 mod transport;
 
 pub use b24_core;
+/// The requests of every method b24 knows, to pass to [`Client::execute`].
+pub use b24_core::methods;
 pub use b24_core::registry::{CredentialId, OAuthUser, MAX_OAUTH_USER_LEN};
+/// The DTOs, ids and error codes (the `b24-types` crate).
+pub use b24_core::types;
+pub use b24_core::{Api, Method, Portal, PortalBuilder, Reply};
 pub use builder::{
     ClientBuilder, HttpVersions, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_DEADLINE,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_PORTAL_TIMEOUT, DEFAULT_MAX_BODY,

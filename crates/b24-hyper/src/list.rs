@@ -75,6 +75,27 @@ impl ResultStream {
         }
     }
 
+    /// The next result, `None` once the stream has ended: `while let Some(r) =
+    /// stream.next().await`. The same as `StreamExt::next` (the stream also
+    /// implements `futures_core::Stream`), without importing a stream extension.
+    pub async fn next(&mut self) -> Option<Result<TaskResult, Error>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Every remaining result, or the error that ended the stream (the results read
+    /// before it are dropped; use [`next`](Self::next) to keep them).
+    ///
+    /// # Errors
+    ///
+    /// The first error the stream yields.
+    pub async fn collect_all(mut self) -> Result<Vec<TaskResult>, Error> {
+        let mut all = Vec::new();
+        while let Some(item) = self.next().await {
+            all.push(item?);
+        }
+        Ok(all)
+    }
+
     /// Pages received so far, the final empty one included (a page that failed is not
     /// counted).
     pub fn pages_fetched(&self) -> u64 {

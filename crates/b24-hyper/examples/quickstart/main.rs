@@ -32,14 +32,16 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = std::io::stdout();
-    let summary = match (
-        std::env::var("B24_WEBHOOK_URL"),
-        std::env::var("B24_TASK_ID"),
-    ) {
-        (Ok(url), Ok(task)) => {
-            println!("Running against the portal of B24_WEBHOOK_URL, task {task}.");
-            let portal = Portal::webhook(&url)?;
-            let task_id = TaskId::new(task.trim().parse()?)?;
+    let summary = match std::env::var("B24_WEBHOOK_URL") {
+        Ok(url) => {
+            let task = std::env::var("B24_TASK_ID")
+                .map_err(|_| "B24_WEBHOOK_URL is set, so B24_TASK_ID must name a task too")?;
+            let task_id: TaskId = task
+                .trim()
+                .parse()
+                .map_err(|e| format!("B24_TASK_ID={task:?} is not a task id: {e}"))?;
+            println!("Running against the portal of B24_WEBHOOK_URL, task {task_id}.");
+            let portal = Portal::webhook(&url).map_err(|e| format!("B24_WEBHOOK_URL: {e}"))?;
             let client = Client::builder()
                 .user_agent(concat!("b24-quickstart/", env!("CARGO_PKG_VERSION")))
                 .build()?;
@@ -47,8 +49,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .await
                 .map_err(|e| e.to_string())?
         }
-        _ => {
-            println!("B24_WEBHOOK_URL and B24_TASK_ID are not set: starting the offline portal.");
+        Err(_) => {
+            println!("B24_WEBHOOK_URL is not set: starting the offline portal.");
             let server = Emulator::new().serve_https().await?;
             let client = Client::builder()
                 .add_root_certificate_pem(server.ca_cert_pem().unwrap_or_default())

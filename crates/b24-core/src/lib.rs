@@ -70,6 +70,7 @@ pub use bytes;
 pub use http;
 
 mod api;
+pub mod blocking;
 pub mod bulk;
 pub mod engine;
 mod error;

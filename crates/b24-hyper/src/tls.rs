@@ -95,24 +95,9 @@ fn add_built_in_roots(roots: &mut RootCertStore) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// 128 bits from the crypto provider's secure random source, for seeding each
-/// portal's idempotency keys and backoff jitter. Falls back to the process's random
-/// hash keys and the clock if the source fails.
+/// 128 bits from the operating system's random source (the core's
+/// [`os_random_seed`](b24_core::engine::os_random_seed)), for seeding each portal's
+/// idempotency keys and backoff jitter.
 pub(crate) fn random_seed() -> u128 {
-    let mut bytes = [0u8; 16];
-    if provider().secure_random.fill(&mut bytes).is_ok() {
-        return u128::from_le_bytes(bytes);
-    }
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    let low = h.finish();
-    let mut h2 = std::collections::hash_map::RandomState::new().build_hasher();
-    h2.write_u64(low);
-    (u128::from(h2.finish()) << 64) | u128::from(low)
+    b24_core::engine::os_random_seed()
 }

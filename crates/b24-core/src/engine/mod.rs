@@ -242,7 +242,7 @@ pub use policy::{
     DEFAULT_IN_FLIGHT_GRACE, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_OPERATING_WAIT,
     DEFAULT_RESET_MARGIN, OPERATING_FALLBACK_WAIT,
 };
-pub use state::PortalState;
+pub use state::{os_random_seed, PortalState};
 pub use store::{
     BudgetCheck, BudgetStore, HostStore, RefreshLease, RefreshTurn, Reservation, StaleOr,
     StoreCall, StoreError, StoreErrorKind, StoreFuture, StoreOutcome, StoreTask, TokenStore,

@@ -28,6 +28,36 @@ pub struct PortalState {
     key_support: Arc<KeySupportCell>,
 }
 
+/// 128 bits from the operating system's random source, to seed a [`PortalState`]
+/// or a [`Registry`](crate::registry::Registry) in production. Should the source
+/// fail, a seed from the standard library's per-process random hashing keys and the
+/// clock (unpredictable enough for jitter, lease ids and key uniqueness).
+pub fn os_random_seed() -> u128 {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_ok() {
+        return u128::from_le_bytes(bytes);
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut low = std::collections::hash_map::RandomState::new().build_hasher();
+    low.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    let low = low.finish();
+    let mut high = std::collections::hash_map::RandomState::new().build_hasher();
+    high.write_u64(low);
+    (u128::from(high.finish()) << 64) | u128::from(low)
+}
+
+impl Default for PortalState {
+    /// [`PortalState::new`] seeded by [`os_random_seed`].
+    fn default() -> Self {
+        Self::new(os_random_seed())
+    }
+}
+
 impl PortalState {
     /// State for a standard-plan portal with in-memory stores and no OAuth tokens
     /// (a webhook portal). `seed` seeds idempotency keys, backoff jitter and refresh

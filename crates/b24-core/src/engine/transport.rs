@@ -152,3 +152,11 @@ impl fmt::Debug for TransportFailure {
             .finish()
     }
 }
+
+impl From<TransportFailure> for crate::Error {
+    /// The error a call ends with when this failure is final.
+    fn from(failure: TransportFailure) -> Self {
+        let (sent, kind, source) = failure.into_parts();
+        crate::Error::Transport { kind, sent, source }
+    }
+}

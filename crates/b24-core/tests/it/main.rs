@@ -8,6 +8,7 @@
     missing_docs,
     unreachable_pub
 )]
+mod blocking_driver;
 mod codec_classic_batch;
 mod codec_fixtures;
 mod codec_methods;

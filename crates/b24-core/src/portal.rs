@@ -493,7 +493,7 @@ fn check_host(host: &str) -> Result<(), InputError> {
 /// a host other than the official OAuth servers.
 ///
 /// ```
-/// use b24_core::engine::is_loopback_host;
+/// use b24_core::is_loopback_host;
 ///
 /// assert!(is_loopback_host("localhost"));
 /// assert!(is_loopback_host("emu.localhost"));

@@ -104,18 +104,8 @@ impl RequestOptions {
         self
     }
 
-    /// The access token, if set.
-    pub fn get_access_token(&self) -> Option<&AccessToken> {
-        self.access_token.as_ref()
-    }
-
-    /// The idempotency key, if set.
-    pub fn get_idempotency_key(&self) -> Option<&IdempotencyKey> {
-        self.idempotency_key.as_ref()
-    }
-
     /// The user agent that will be sent.
-    pub fn get_user_agent(&self) -> &str {
+    fn agent(&self) -> &str {
         self.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT)
     }
 }
@@ -125,7 +115,7 @@ impl fmt::Debug for RequestOptions {
         f.debug_struct("RequestOptions")
             .field("access_token", &self.access_token)
             .field("idempotency_key", &self.idempotency_key)
-            .field("user_agent", &self.get_user_agent())
+            .field("user_agent", &self.agent())
             .finish()
     }
 }
@@ -146,7 +136,7 @@ pub fn build_request<M: Method>(
     method: &M,
     options: &RequestOptions,
 ) -> Result<http::Request<Bytes>, Error> {
-    PreparedCall::with_user_agent(portal, method, options.get_user_agent())?.request(
+    PreparedCall::with_user_agent(portal, method, options.agent())?.request(
         options.access_token.as_ref(),
         options.idempotency_key.as_ref(),
     )
@@ -379,7 +369,7 @@ fn splice_auth(object: &[u8], token: &AccessToken) -> Result<Bytes, Error> {
 /// # Errors
 ///
 /// [`InputError::Param`] with field `method`.
-pub fn validate_method_name(name: &str) -> Result<(), InputError> {
+pub(crate) fn validate_method_name(name: &str) -> Result<(), InputError> {
     if name.is_empty() {
         return Err(InputError::param("method", "the method name is empty"));
     }

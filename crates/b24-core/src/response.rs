@@ -51,7 +51,7 @@ use crate::reply::Reply;
 pub const SNIPPET_CHARS: usize = 200;
 
 /// The header that marks a replayed idempotent answer.
-pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+pub(crate) const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 
 /// Parses a response into the method's typed reply.
 ///
@@ -376,7 +376,10 @@ pub(crate) fn decode_item_body<T: DeserializeOwned>(body: &[u8]) -> Option<(T, O
         #[serde(default)]
         time: Option<Time>,
     }
-    serde_json::from_slice::<ItemBody<T>>(body)
+    // Text first: `serde_json` skips unknown fields without checking their UTF-8,
+    // and the general path refuses a body that is not UTF-8 at all.
+    let text = std::str::from_utf8(body).ok()?;
+    serde_json::from_str::<ItemBody<T>>(text)
         .ok()
         .map(|b| (b.result.item, b.time))
 }
@@ -392,7 +395,8 @@ pub(crate) fn decode_items_body<T: DeserializeOwned>(
         #[serde(default)]
         time: Option<Time>,
     }
-    serde_json::from_slice::<ItemsBody<T>>(body)
+    let text = std::str::from_utf8(body).ok()?;
+    serde_json::from_str::<ItemsBody<T>>(text)
         .ok()
         .map(|b| (b.result.items, b.time))
 }

@@ -4,24 +4,23 @@
 //! Run it with `cargo run -p b24-hyper --example blocking_transport`. It starts
 //! b24-emulator in its plain-HTTP loopback mode (the emulator needs an async runtime
 //! of its own, on a background thread), then posts a message to a task's chat and
-//! turns it into the task's result. Every call goes through the core's `Exchange`,
-//! which decides about rate limits, retries and idempotency keys; this file only sends
-//! bytes, sleeps and runs the store operations the engine asks for. docs/custom-transport.md walks through it.
+//! turns it into the task's result. Every call goes through
+//! `b24_core::blocking::Driver`, which runs the core's engine (rate limits, retries,
+//! idempotency keys, waits); this file only sends bytes and says, when that fails,
+//! whether the request may have left. docs/custom-transport.md walks through it.
 #![allow(clippy::print_stdout)]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use b24_core::blocking::Driver;
 use b24_core::bytes::Bytes;
-use b24_core::engine::{
-    wait_duration, Action, Exchange, PortalState, SentState, Timestamp, TransportErrorKind,
-    TransportFailure,
-};
+use b24_core::engine::{SentState, TransportErrorKind, TransportFailure};
 use b24_core::methods::{DialogId, ImMessageAdd, TaskResultAddFromChatMessage};
-use b24_core::registry::{CredentialId, Registry};
+use b24_core::registry::Registry;
 use b24_core::types::{ChatId, TaskId};
-use b24_core::{http, Method, Portal, Reply};
+use b24_core::{http, Portal};
 
 /// The longest response read.
 const MAX_RESPONSE: u64 = 4 * 1024 * 1024;
@@ -39,54 +38,24 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     let portal = Portal::builder()
         .allow_plain_http_to_loopback(true)
         .webhook(&webhook_url)?;
-    // Who shares what (the bucket per host, budgets per webhook or app, tokens per
-    // user) is the registry's rule. Seed it with OS randomness in production (it
-    // seeds idempotency keys, backoff jitter and refresh lease ids).
-    let registry = Registry::new(0x0b24_5eed);
-    let lease = registry.lease(&portal, &CredentialId::of(&portal, None), now());
-    let state = lease.state();
+    // The driver over the `send` function below. Its registry keeps the portals'
+    // shared state (the bucket per host, budgets per webhook or app, tokens per
+    // user); `Driver::new` makes one seeded from the OS, or hand it one to share.
+    let mut driver = Driver::new(send).registry(Registry::new(0x0b24_5eed));
 
     let chat = ChatId::new(58)?; // task 51's chat in the emulator's seeded data
     let post = ImMessageAdd::new(DialogId::chat(chat), "Posted by a blocking client")?;
-    let message = call(&portal, state, post)?.result;
+    let message = driver.call(&portal, post)?.result;
     println!("posted message {message} to chat{chat}");
 
-    let result = call(&portal, state, TaskResultAddFromChatMessage::new(message))?.result;
+    let made = TaskResultAddFromChatMessage::new(message);
+    let result = driver.call(&portal, made)?.result;
     println!(
         "result {} of task {} made from message {message}",
         result.id,
         result.task_id.map_or(0, TaskId::get)
     );
     Ok(())
-}
-
-/// One call, start to end: the whole driving loop of an adapter.
-fn call<M: Method>(
-    portal: &Portal,
-    state: &PortalState,
-    method: M,
-) -> Result<Reply<M::Output>, b24_core::Error> {
-    let mut exchange = Exchange::new(portal, method, state)?;
-    loop {
-        match exchange.poll(now()) {
-            // A call attempt or an OAuth token refresh: both are just sends, cut at
-            // the deadline that travels with them.
-            Action::Send(outgoing) => match send(&outgoing, outgoing.time_left(now())) {
-                Ok(response) => exchange.handle_response(response, now()),
-                Err(failure) => exchange.handle_transport_error(failure, now()),
-            },
-            Action::Wait { until, .. } => std::thread::sleep(wait_duration(now(), until)),
-            // A shared store's operation (never with the in-memory default).
-            Action::Store(task) => exchange.handle_store(task.wait(), now()),
-            Action::Done(result) => return result,
-            _ => return Err(b24_core::Error::ExchangeMisuse("unknown action")),
-        }
-    }
-}
-
-/// The engine's clock: wall-clock milliseconds.
-fn now() -> Timestamp {
-    Timestamp::from_system_time(SystemTime::now())
 }
 
 // ---- A blocking HTTP/1.1 client: one connection per request, `Connection: close`. ----

@@ -40,7 +40,7 @@ pub(crate) fn limit(d: Duration) -> Duration {
 
 /// `policy` with its deadline, if any, cut to [`MAX_TIMEOUT`].
 pub(crate) fn limit_policy(policy: RetryPolicy) -> RetryPolicy {
-    match policy.get_deadline() {
+    match policy.deadline {
         Some(d) if d > MAX_TIMEOUT => policy.deadline(MAX_TIMEOUT),
         _ => policy,
     }

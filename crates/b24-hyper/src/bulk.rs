@@ -391,11 +391,7 @@ async fn execute_logged(
     let credential = CredentialId::of(portal, client.oauth_user.as_ref());
     let lease = inner.registry.lease(portal, &credential, now());
     let policy = limit_policy(policy.unwrap_or_else(|| settings.policy.clone()));
-    let policy = if policy.get_deadline().is_none() {
-        policy.deadline(settings.call_deadline)
-    } else {
-        policy
-    };
+    let policy = policy.or_deadline(settings.call_deadline);
     let options = ExchangeOptions::new()
         .policy(policy)
         .user_agent_value(settings.user_agent.clone());

@@ -139,10 +139,14 @@ pub use b24_core::registry::{CredentialId, OAuthUser, MAX_OAUTH_USER_LEN};
 /// The DTOs, ids and error codes (the `b24-types` crate).
 pub use b24_core::types;
 pub use b24_core::{Api, Method, Portal, PortalBuilder, Reply};
+pub use builder::{ClientBuilder, HttpVersions, MAX_TIMEOUT};
+// The defaults are stated on the builder's setters; the constants are for the
+// benchmarks, which must run with exactly the same pool settings.
+#[doc(hidden)]
 pub use builder::{
-    ClientBuilder, HttpVersions, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_DEADLINE,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_PORTAL_TIMEOUT, DEFAULT_MAX_BODY,
-    DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE_PER_HOST, MAX_TIMEOUT,
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CALL_DEADLINE, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_PORTAL_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_POOL_IDLE_TIMEOUT,
+    DEFAULT_POOL_MAX_IDLE_PER_HOST,
 };
 pub use bulk::{BulkCancel, BulkProgress, BulkStream};
 pub use call::CallOptions;

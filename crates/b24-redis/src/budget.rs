@@ -29,8 +29,8 @@ impl Lines {
         Self {
             hold_line: millis(config.hold_line()),
             slow_line: millis(config.slow_line()),
-            max_spacing: millis(config.get_max_spacing()),
-            reset_margin: millis(config.get_reset_margin()),
+            max_spacing: millis(config.max_spacing),
+            reset_margin: millis(config.reset_margin),
         }
     }
 }

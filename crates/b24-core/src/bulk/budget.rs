@@ -123,7 +123,7 @@ impl Budgets {
             .filter(|r| *r > now)
             .map_or_else(
                 || now.saturating_add(fallback),
-                |r| r.saturating_add(self.config.get_reset_margin()),
+                |r| r.saturating_add(self.config.reset_margin),
             )
     }
 
@@ -168,7 +168,7 @@ impl Budgets {
         match fits {
             // Nothing in flight will report a newer figure: wait for the reset.
             0 if view.in_flight == 0 => {
-                Capacity::Held(reset_at.saturating_add(self.config.get_reset_margin()))
+                Capacity::Held(reset_at.saturating_add(self.config.reset_margin))
             }
             n => Capacity::Limited(n),
         }

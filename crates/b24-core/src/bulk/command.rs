@@ -126,7 +126,7 @@ pub(crate) fn wire(
     match api {
         Api::V3 => {
             let command = BatchCommand::new(name, params.clone())?
-                .alias(key)?
+                .with_alias(key)?
                 .with_repeat(repeat);
             let item = json!({ "method": name, "query": params, "as": key });
             let size = serde_json::to_vec(&item).map_or(0, |v| v.len()) + 1;

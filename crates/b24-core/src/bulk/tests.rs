@@ -32,7 +32,6 @@ fn v3(method: &str, query: Value) -> RawCall {
     RawCall::new(method, Api::V3)
         .unwrap()
         .with_params(params(query))
-        .unwrap()
 }
 
 fn add(n: u64) -> RawCall {
@@ -50,7 +49,6 @@ fn classic(method: &str, query: Value) -> RawCall {
     RawCall::new(method, Api::Classic)
         .unwrap()
         .with_params(params(query))
-        .unwrap()
 }
 
 fn message(text: &str) -> RawCall {
@@ -89,7 +87,7 @@ fn classic_commands(batch: &PlannedBatch) -> &[(String, crate::methods::ClassicC
 fn v3_success(batch: &PlannedBatch) -> Result<Reply<BatchOutput>, Error> {
     let items = v3_commands(batch)
         .iter()
-        .map(|c| raw(&json!({"item": {"id": 100, "as": c.get_alias(), "query": c.query()}})))
+        .map(|c| raw(&json!({"item": {"id": 100, "as": c.alias(), "query": c.query()}})))
         .collect();
     Ok(Reply::new(BatchOutput::V3(items), None, false))
 }
@@ -145,7 +143,7 @@ fn a_thousand_commands_make_twenty_batches_of_fifty() {
         assert_eq!(c.id.index(), i);
         assert!(c.outcome.is_done());
         assert_eq!(
-            c.command.get_params()["fields"]["messageId"],
+            crate::Method::params(&c.command).unwrap()["fields"]["messageId"],
             json!(i as u64 + 1)
         );
     }
@@ -702,7 +700,7 @@ fn commands_after_a_located_failure_get_the_values_of_the_ones_that_ran() {
     let next = send(&mut bulk);
     let commands = v3_commands(&next);
     assert_eq!(commands.len(), 1);
-    assert_eq!(commands[0].get_alias(), Some("good"));
+    assert_eq!(commands[0].alias(), Some("good"));
     assert_eq!(commands[0].query()["fields"]["taskId"], json!(51));
     complete_all(&mut bulk, &next);
     let outcomes = drain(&mut bulk);
@@ -874,7 +872,7 @@ proptest! {
                     // The envelope and an OAuth token fit in what is kept for them.
                     prop_assert!(body.len() + ENVELOPE_BYTES / 2 <= max_body.max(ENVELOPE_BYTES + 1024));
                     let members: Vec<usize> = match &batch.inner {
-                        Inner::V3(b) => b.commands().iter().map(|c| c.get_alias().unwrap()[1..].parse().unwrap()).collect(),
+                        Inner::V3(b) => b.commands().iter().map(|c| c.alias().unwrap()[1..].parse().unwrap()).collect(),
                         Inner::Classic(b) => b.commands().iter().map(|(k, _)| k[1..].parse().unwrap()).collect(),
                     };
                     let all_safe = members.iter().all(|i| specs[*i].safe);

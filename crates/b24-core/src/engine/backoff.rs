@@ -1,7 +1,7 @@
 //! Exponential backoff with "equal jitter", and the small seeded PRNG behind it.
 //!
 //! The engine reads no OS randomness: the adapter seeds a [`Jitter`] (usually
-//! through [`KeyGenerator`](super::KeyGenerator), which hands every exchange its own
+//! through key generator, which hands every exchange its own
 //! seed), and tests seed it with constants to get repeatable delays.
 
 use std::time::Duration;

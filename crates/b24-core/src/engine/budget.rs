@@ -43,7 +43,7 @@ use b24_types::Time;
 use super::Timestamp;
 
 /// The default operating-time limit: 480 s per rolling 10 minutes (the cloud figure).
-pub const DEFAULT_OPERATING_LIMIT: Duration = Duration::from_secs(480);
+pub(crate) const DEFAULT_OPERATING_LIMIT: Duration = Duration::from_secs(480);
 
 /// The latest an `operating_reset_at` can lie ahead of now: the platform's window is
 /// ten one-minute buckets, so the oldest drops out within 600 s; plus the default
@@ -59,13 +59,23 @@ pub(crate) fn latest_plausible_reset(now: Timestamp) -> Timestamp {
 }
 
 /// How a portal's operating-time budgets are watched (shared by all its methods).
+///
+/// Plain data: read the fields, set them with the consuming setters of the same
+/// names (which also check the values) or directly.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct BudgetConfig {
-    limit: Duration,
-    slow_from: f64,
-    hold_margin: Duration,
-    reset_margin: Duration,
-    max_spacing: Duration,
+    /// The operating-time limit per method and 10 minutes.
+    pub limit: Duration,
+    /// The fraction of the limit from which calls are spread out (read as 0.8 when
+    /// not a number, clamped to `0.0..=1.0`).
+    pub slow_from: f64,
+    /// How close to the limit calls are held until the reset.
+    pub hold_margin: Duration,
+    /// Added to the reported reset time before a held call goes.
+    pub reset_margin: Duration,
+    /// The largest spacing between two calls of a method in the slow zone.
+    pub max_spacing: Duration,
 }
 
 impl Default for BudgetConfig {
@@ -118,21 +128,6 @@ impl BudgetConfig {
         self
     }
 
-    /// The limit.
-    pub fn get_limit(&self) -> Duration {
-        self.limit
-    }
-
-    /// The reset margin.
-    pub fn get_reset_margin(&self) -> Duration {
-        self.reset_margin
-    }
-
-    /// The largest spacing between two calls in the slow zone.
-    pub fn get_max_spacing(&self) -> Duration {
-        self.max_spacing
-    }
-
     /// The operating time from which a method is held until its reset: the limit
     /// minus the hold margin (what a store implementing the rules compares with).
     pub fn hold_line(&self) -> Duration {
@@ -155,7 +150,12 @@ impl BudgetConfig {
             clippy::cast_sign_loss,
             clippy::cast_precision_loss
         )]
-        let slow = (duration_ms(self.limit) as f64 * self.slow_from) as u64;
+        let fraction = if self.slow_from.is_nan() {
+            0.8
+        } else {
+            self.slow_from.clamp(0.0, 1.0)
+        };
+        let slow = (duration_ms(self.limit) as f64 * fraction) as u64;
         slow.min(self.hold_line_ms())
     }
 }

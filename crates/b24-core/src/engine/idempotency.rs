@@ -8,7 +8,7 @@
 //! what makes retrying such a write after a timeout safe. A user may supply their own
 //! key instead (to make a write idempotent across process restarts, say).
 //!
-//! [`KeyGenerator`] turns a 128-bit seed from the caller into a stream of distinct
+//! key generator turns a 128-bit seed from the caller into a stream of distinct
 //! 32-character lower-case hex keys. The adapter seeds it with OS randomness once;
 //! tests seed it with constants. It also hands each exchange a jitter seed, so that
 //! concurrent calls do not back off in lockstep.
@@ -24,7 +24,7 @@ use crate::idempotency_key::IdempotencyKey;
 /// 2^64 values before it wraps); keys from generators with independent random seeds
 /// collide with negligible probability (128 random bits).
 #[derive(Debug)]
-pub struct KeyGenerator {
+pub(crate) struct KeyGenerator {
     seed_hi: u64,
     seed_lo: u64,
     counter: AtomicU64,
@@ -33,7 +33,7 @@ pub struct KeyGenerator {
 impl KeyGenerator {
     /// A generator from a 128-bit seed. The adapter passes OS randomness; tests pass
     /// constants.
-    pub fn new(seed: u128) -> Self {
+    pub(crate) fn new(seed: u128) -> Self {
         #[allow(clippy::cast_possible_truncation)]
         let (hi, lo) = ((seed >> 64) as u64, seed as u64);
         Self {
@@ -53,13 +53,13 @@ impl KeyGenerator {
     }
 
     /// A fresh key: 32 lower-case hex characters.
-    pub fn next_key(&self) -> IdempotencyKey {
+    pub(crate) fn next_key(&self) -> IdempotencyKey {
         let (a, b) = self.next_pair();
         IdempotencyKey::from_u64_pair(a, b)
     }
 
     /// A fresh 64-bit seed for an exchange's backoff jitter.
-    pub fn next_seed(&self) -> u64 {
+    pub(crate) fn next_seed(&self) -> u64 {
         let (a, b) = self.next_pair();
         a ^ b.rotate_left(17)
     }

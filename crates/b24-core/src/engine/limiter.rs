@@ -24,7 +24,7 @@
 //! leaves later than its slot (a sleep that overshoots, a slow connection set-up)
 //! arrives closer to the next one. Each request of margin absorbs one drain interval
 //! of such bunching (500 ms at 2/s, 200 ms at 5/s). The default margin is
-//! [`DEFAULT_SAFETY_MARGIN`] requests, which costs two requests of burst and nothing
+//! 2 requests, which costs two requests of burst and nothing
 //! of the sustained rate. The drain interval is also rounded up to the microsecond,
 //! never down.
 //!
@@ -38,7 +38,7 @@ use super::Timestamp;
 use crate::error::InputError;
 
 /// Requests of burst kept free by default to absorb arrival jitter and clock skew.
-pub const DEFAULT_SAFETY_MARGIN: u32 = 2;
+pub(crate) const DEFAULT_SAFETY_MARGIN: u32 = 2;
 
 const MICROS_PER_SEC: u64 = 1_000_000;
 
@@ -97,7 +97,7 @@ impl BucketConfig {
         })
     }
 
-    /// Requests of burst to keep free (default [`DEFAULT_SAFETY_MARGIN`]). At least
+    /// Requests of burst to keep free (default 2). At least
     /// one request of burst always remains usable.
     pub fn safety_margin(mut self, requests: u32) -> Self {
         self.margin = requests;

@@ -186,7 +186,7 @@ fn derive_token_url(server_endpoint: &str, allow_http_loopback: bool) -> Option<
 
 /// `application/x-www-form-urlencoded` serialisation: unreserved characters
 /// (`A-Z a-z 0-9 - . _ *`) as they are, space as `+`, every other byte as `%XX`.
-pub fn form_urlencode(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_urlencode(pairs: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {

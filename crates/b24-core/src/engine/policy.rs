@@ -39,25 +39,25 @@ use super::Timestamp;
 use crate::method::Repeat;
 
 /// The default number of attempts per call (the first one included).
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 4;
+pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = 4;
 /// The default first backoff.
-pub const DEFAULT_BASE_BACKOFF: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_BASE_BACKOFF: Duration = Duration::from_secs(1);
 /// The default longest backoff.
-pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The default longest wait for an operating-time reset before giving up with
 /// [`Error::OperatingLimit`](crate::Error::OperatingLimit).
-pub const DEFAULT_MAX_OPERATING_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_MAX_OPERATING_WAIT: Duration = Duration::from_secs(60);
 /// The wait assumed when a 429 names no reset time and none is known for the
 /// method. Such an answer gives no better hint; one minute is the granularity of the
 /// platform's operating-time buckets (ten one-minute buckets over a rolling ten
 /// minutes), so it is the shortest wait after which the total can have changed.
-pub const OPERATING_FALLBACK_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const OPERATING_FALLBACK_WAIT: Duration = Duration::from_secs(60);
 /// The default margin added to a reported `operating_reset_at` before a call is
 /// sent again after a 429. The platform reports the reset in whole seconds and its
 /// clock may differ from this machine's, so without it a retry can arrive up to a
 /// second early and meet a second 429. The same figure as the budget's
 /// [`BudgetConfig::reset_margin`](super::BudgetConfig::reset_margin) default.
-pub const DEFAULT_RESET_MARGIN: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_RESET_MARGIN: Duration = Duration::from_secs(1);
 /// The default number of attempts per call that may end in a timeout. The platform
 /// cuts a cloud request off after 60 s, so an attempt that got no answer within the
 /// adapter's attempt timeout met a server that is not answering; one more attempt
@@ -65,24 +65,36 @@ pub const DEFAULT_RESET_MARGIN: Duration = Duration::from_secs(1);
 /// 70 s each kept a caller 285 s).
 pub(crate) const DEFAULT_MAX_TIMEOUTS: u32 = 2;
 /// The default in-flight grace ([`RetryPolicy::in_flight_grace`]): the platform cuts a
-/// cloud request off after 60 s, plus [`DEFAULT_RESET_MARGIN`] for clock skew.
-pub const DEFAULT_IN_FLIGHT_GRACE: Duration =
+/// cloud request off after 60 s, plus 1 s for clock skew.
+pub(crate) const DEFAULT_IN_FLIGHT_GRACE: Duration =
     Duration::from_secs(60 + DEFAULT_RESET_MARGIN.as_secs());
 
 /// How a call retries: plain data, cheap to clone.
 ///
-/// Build it with [`RetryPolicy::default`] and the consuming setters.
+/// Build it with [`RetryPolicy::default`] and the consuming setters, which check the
+/// values; read the fields of the same names (the setters' docs give the meaning).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
-    max_attempts: u32,
-    max_timeouts: u32,
-    backoff: Backoff,
-    max_operating_wait: Duration,
-    operating_fallback: Duration,
-    reset_margin: Duration,
-    in_flight_grace: Duration,
-    refresh_lease: Duration,
-    deadline: Option<Duration>,
+    /// Attempts per call, the first included (read as at least 1).
+    pub max_attempts: u32,
+    /// Attempts that may end in a timeout (read as at least 1).
+    pub max_timeouts: u32,
+    /// The backoff between attempts.
+    pub backoff: Backoff,
+    /// The longest wait for an operating-time reset.
+    pub max_operating_wait: Duration,
+    /// The wait assumed after a 429 that names no reset time.
+    pub operating_fallback: Duration,
+    /// Added to a reported reset time after a 429.
+    pub reset_margin: Duration,
+    /// The least time between sending a key-protected write that may have reached the
+    /// portal and sending it again.
+    pub in_flight_grace: Duration,
+    /// How long a token refresh may hold the refresh turn (read as at least 1 ms).
+    pub refresh_lease: Duration,
+    /// The overall deadline of one call, if any.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -143,7 +155,7 @@ impl RetryPolicy {
     }
 
     /// Added to a reported reset time after a 429 before the call is sent again
-    /// (default 1 s, [`DEFAULT_RESET_MARGIN`]), for the whole-second reset and clock
+    /// (default 1 s, 1 s), for the whole-second reset and clock
     /// skew between the portal and this machine. Not added to the
     /// [`operating_fallback`](RetryPolicy::operating_fallback), which is an estimate on
     /// this machine's clock.
@@ -155,7 +167,7 @@ impl RetryPolicy {
     /// How long after an attempt was sent a write protected only by its
     /// `Idempotency-Key` waits before it is sent again, when that attempt failed after
     /// the request may have reached the portal ([`SentState::MaybeSent`]: a timeout,
-    /// a reset while awaiting the answer). Default [`DEFAULT_IN_FLIGHT_GRACE`] (61 s).
+    /// a reset while awaiting the answer). Default 61 s (61 s).
     ///
     /// Two concurrent requests with the same key may both run: the portal stores an
     /// answer only once the first has finished. A repeat sent while the first attempt
@@ -190,40 +202,12 @@ impl RetryPolicy {
         self
     }
 
-    /// Attempts per call.
-    pub fn get_max_attempts(&self) -> u32 {
-        self.max_attempts
-    }
-
-    /// The backoff.
-    pub fn get_backoff(&self) -> Backoff {
-        self.backoff
-    }
-
-    /// The longest operating-time wait.
-    pub fn get_max_operating_wait(&self) -> Duration {
-        self.max_operating_wait
-    }
-
-    /// The margin added to a reported reset time after a 429.
-    pub fn get_reset_margin(&self) -> Duration {
-        self.reset_margin
-    }
-
-    /// The in-flight grace before a key-protected write is repeated after a
-    /// maybe-sent failure.
-    pub fn get_in_flight_grace(&self) -> Duration {
-        self.in_flight_grace
-    }
-
-    /// How long a token refresh may hold the refresh turn.
-    pub fn get_refresh_lease(&self) -> Duration {
-        self.refresh_lease
-    }
-
-    /// The overall deadline, if any.
-    pub fn get_deadline(&self) -> Option<Duration> {
-        self.deadline
+    /// This policy with `deadline` as its deadline when it has none (an adapter's
+    /// default call deadline).
+    #[must_use]
+    pub fn or_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline.get_or_insert(deadline);
+        self
     }
 
     /// Decides what to do after an attempt that ended in `class`.
@@ -249,11 +233,32 @@ impl RetryPolicy {
             }
             Decision::RefreshToken | Decision::Stop(_) => None,
         };
-        match (ends_at, facts.deadline) {
+        let decision = match (ends_at, facts.deadline) {
             (Some(at), Some(deadline)) if at > deadline => {
                 Decision::Stop(StopReason::DeadlineExceeded)
             }
             _ => decision,
+        };
+        // A write that may have run and then ends on another refusal (the attempts or
+        // the time ran out on rate limits, a later attempt was refused) must not read
+        // as "not run": its outcome is unknown.
+        let ran_now = facts.response_too_large
+            || matches!(
+                class,
+                OutcomeClass::Transport(SentState::MaybeSent)
+                    | OutcomeClass::ServerError
+                    | OutcomeClass::Unavailable
+                    | OutcomeClass::Unrecognised
+            );
+        match decision {
+            Decision::Stop(reason)
+                if facts.repeat == Repeat::Unsafe
+                    && (facts.maybe_ran || ran_now)
+                    && reason.hides_a_run() =>
+            {
+                Decision::Stop(StopReason::WriteOutcomeUnknown)
+            }
+            other => other,
         }
     }
 
@@ -290,7 +295,8 @@ impl RetryPolicy {
         if facts.key_reused && facts.maybe_ran {
             return Decision::Stop(StopReason::WriteOutcomeUnknown);
         }
-        let exhausted = facts.attempts >= self.max_attempts || facts.timeouts >= self.max_timeouts;
+        let exhausted = facts.attempts >= self.max_attempts.max(1)
+            || facts.timeouts >= self.max_timeouts.max(1);
         let backoff = |reason: RetryReason, jitter: &mut Jitter| {
             if exhausted {
                 Decision::Stop(StopReason::AttemptsExhausted)
@@ -573,6 +579,23 @@ pub enum StopReason {
     /// A shared-state store failed on an operation the call needed before sending
     /// (nothing was sent).
     StoreFailed,
+}
+
+impl StopReason {
+    /// Whether ending a write that may have run with this reason would read as "it did
+    /// not run" (a refusal, a limit, a deadline): such an end is reported as
+    /// [`StopReason::WriteOutcomeUnknown`] instead. Not for the reasons whose error
+    /// already says the write may have run (a maybe-sent transport failure, an answer
+    /// over the size cap) or that it succeeded.
+    fn hides_a_run(self) -> bool {
+        !matches!(
+            self,
+            StopReason::Succeeded
+                | StopReason::WriteOutcomeUnknown
+                | StopReason::NotRepeatable
+                | StopReason::ResponseTooLarge
+        )
+    }
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ impl BatchCommand {
     ///
     /// [`InputError::Param`] (`as`) unless the alias is 1 to 64 ASCII letters, digits
     /// and `_`, and not all digits (numbers refer to unnamed commands by position).
-    pub fn alias(mut self, alias: impl Into<String>) -> Result<Self, InputError> {
+    pub fn with_alias(mut self, alias: impl Into<String>) -> Result<Self, InputError> {
         let alias = alias.into();
         let ok = !alias.is_empty()
             && alias.len() <= 64
@@ -139,7 +139,7 @@ impl BatchCommand {
     }
 
     /// The alias, if any.
-    pub fn get_alias(&self) -> Option<&str> {
+    pub fn alias(&self) -> Option<&str> {
         self.alias.as_deref()
     }
 
@@ -206,7 +206,7 @@ fn check_ref_path(field: &str, path: &str) -> Result<(), InputError> {
 /// use b24_core::methods::{BatchCommand, BatchRef, BatchV3, TaskGet};
 /// use b24_core::types::TaskId;
 ///
-/// let task = BatchCommand::from_method(&TaskGet::for_chat(TaskId::new(51)?))?.alias("task")?;
+/// let task = BatchCommand::from_method(&TaskGet::for_chat(TaskId::new(51)?))?.with_alias("task")?;
 /// let mut query = serde_json::Map::new();
 /// query.insert("id".into(), BatchRef::value("task.item.id")?);
 /// let again = BatchCommand::new("tasks.task.get", query)?;

@@ -54,30 +54,21 @@ impl RawCall {
         })
     }
 
-    /// Replaces the parameters.
-    ///
-    /// # Errors
-    ///
-    /// [`InputError::Param`] (`auth`) when the parameters hold `auth`, which the
-    /// request builder adds itself.
-    pub fn with_params(mut self, params: Map<String, Value>) -> Result<Self, InputError> {
-        check_no_auth(&params)?;
+    /// Replaces the parameters. A parameter named `auth` is refused when the request
+    /// is built ([`InputError::Param`], before anything is sent): the request builder
+    /// adds the access token itself.
+    #[must_use]
+    pub fn with_params(mut self, params: Map<String, Value>) -> Self {
         self.params = params;
-        Ok(self)
+        self
     }
 
-    /// Sets one parameter.
-    ///
-    /// # Errors
-    ///
-    /// [`InputError::Param`] (`auth`) for the key `auth`.
-    pub fn with_param(mut self, key: impl Into<String>, value: Value) -> Result<Self, InputError> {
-        let key = key.into();
-        if key == "auth" {
-            return Err(reserved_auth());
-        }
-        self.params.insert(key, value);
-        Ok(self)
+    /// Sets one parameter (chainable; `auth` is refused when the request is built, as
+    /// for [`with_params`](Self::with_params)).
+    #[must_use]
+    pub fn with_param(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.params.insert(key.into(), value);
+        self
     }
 
     /// Marks whether repeating the call is harmless (default: unsafe).
@@ -94,11 +85,6 @@ impl RawCall {
     pub fn with_idempotency(mut self, honoured: bool) -> Self {
         self.idempotency = Some(honoured);
         self
-    }
-
-    /// The parameters.
-    pub fn get_params(&self) -> &Map<String, Value> {
-        &self.params
     }
 }
 

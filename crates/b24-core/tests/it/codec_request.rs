@@ -188,8 +188,7 @@ fn im_message_add_is_classic() {
 fn raw_calls_in_both_apis() {
     let v3 = RawCall::new("tasks.task.result.list", Api::V3)
         .unwrap()
-        .with_param("filter", json!([["taskId", 51]]))
-        .unwrap();
+        .with_param("filter", json!([["taskId", 51]]));
     check(
         &v3,
         "tasks.task.result.list",

@@ -99,8 +99,7 @@ fn a_planned_batch_runs_through_the_exchange_and_charges_its_commands() {
                         .unwrap()
                         .params()
                         .clone(),
-                )
-                .unwrap(),
+                ),
         )
         .unwrap();
     }

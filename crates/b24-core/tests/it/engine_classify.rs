@@ -295,7 +295,12 @@ fn expected_decision(class: OutcomeClass, kind: Kind, now: Timestamp) -> Decisio
             Kind::UnsafeNoKey => Decision::Stop(StopReason::NotRepeatable),
             _ => retry(RetryReason::TransportMaybeSent),
         },
-        C::Unrecognised => Decision::Stop(StopReason::Unrecognised),
+        // An answer no rule covers (an unreadable 2xx, say) may follow a write that
+        // ran: for a write, its outcome is unknown.
+        C::Unrecognised => match kind {
+            Kind::Safe => Decision::Stop(StopReason::Unrecognised),
+            _ => Decision::Stop(StopReason::WriteOutcomeUnknown),
+        },
         C::Success => Decision::Stop(StopReason::Succeeded),
         _ => unreachable!("no other classes"),
     }
@@ -306,6 +311,48 @@ fn same_kind(a: &Decision, b: &Decision) -> bool {
         (Decision::Retry { reason: r1, .. }, Decision::Retry { reason: r2, .. }) => r1 == r2,
         _ => a == b,
     }
+}
+
+#[test]
+fn a_write_that_may_have_run_never_ends_as_a_plain_refusal() {
+    // Attempt 1 of a keyed write may have run (a 5xx); the repeats meet the rate
+    // limit until the attempts run out. "Gave up on the rate limit" would read as
+    // "not run", so the call ends as WriteOutcomeUnknown; a read ends as before.
+    let policy = RetryPolicy::default();
+    let now = Timestamp::from_unix_secs(1_777_530_000);
+    let mut jitter = Jitter::new(5);
+    let keyed = CallFacts::new(Repeat::Unsafe, true, 4).history(true, now, None);
+    assert_eq!(
+        policy.decide(OutcomeClass::RateLimited, &keyed, None, now, &mut jitter),
+        Decision::Stop(StopReason::WriteOutcomeUnknown)
+    );
+    let read = CallFacts::new(Repeat::Safe, false, 4).history(true, now, None);
+    assert_eq!(
+        policy.decide(OutcomeClass::RateLimited, &read, None, now, &mut jitter),
+        Decision::Stop(StopReason::AttemptsExhausted)
+    );
+    // The same after a later attempt is refused outright, or runs past the deadline.
+    assert_eq!(
+        policy.decide(
+            OutcomeClass::Overloaded,
+            &CallFacts::new(Repeat::Unsafe, true, 2).history(true, now, None),
+            None,
+            now,
+            &mut jitter
+        ),
+        Decision::Stop(StopReason::WriteOutcomeUnknown)
+    );
+    let tight = CallFacts::new(Repeat::Unsafe, true, 1).history(true, now, Some(now));
+    assert_eq!(
+        policy.decide(OutcomeClass::RateLimited, &tight, None, now, &mut jitter),
+        Decision::Stop(StopReason::WriteOutcomeUnknown)
+    );
+    // Nothing ran before and the answer says nothing ran: the refusal stands.
+    let fresh = CallFacts::new(Repeat::Unsafe, true, 4).history(false, now, None);
+    assert_eq!(
+        policy.decide(OutcomeClass::RateLimited, &fresh, None, now, &mut jitter),
+        Decision::Stop(StopReason::AttemptsExhausted)
+    );
 }
 
 #[test]
@@ -425,7 +472,7 @@ fn operating_limit_waits_or_stops_with_the_reset_time() {
     let in_30 = now.saturating_add(Duration::from_secs(30));
     let in_31 = now.saturating_add(Duration::from_secs(31));
     let default = RetryPolicy::default();
-    assert_eq!(default.get_reset_margin(), Duration::from_secs(1));
+    assert_eq!(default.reset_margin, Duration::from_secs(1));
     // The reported reset plus the reset margin (whole seconds, clock skew).
     assert_eq!(
         default.decide(C::OperatingLimit, &f, Some(in_30), now, &mut j),
@@ -525,7 +572,7 @@ fn the_whole_decision_is_one_pure_function_of_the_facts() {
     assert_eq!(
         decide(OutcomeClass::Transport(SentState::MaybeSent), &keyed),
         Decision::RetryAfterGrace {
-            until: sent.saturating_add(policy.get_in_flight_grace()),
+            until: sent.saturating_add(policy.in_flight_grace),
             reason: RetryReason::TransportMaybeSent,
         }
     );

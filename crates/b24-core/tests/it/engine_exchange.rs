@@ -1122,8 +1122,7 @@ fn a_batch_is_charged_to_its_commands_methods() {
     );
     let classic = RawCall::new("batch", Api::Classic)
         .unwrap()
-        .with_params(cmd)
-        .unwrap();
+        .with_params(cmd);
     assert_eq!(classic.budget_methods(), vec!["user.get", "im.message.add"]);
     assert!(RawCall::new("batch", Api::V3)
         .unwrap()
@@ -1341,7 +1340,7 @@ fn a_keyed_write_is_repeated_only_after_the_first_attempt_has_surely_finished() 
         )]
     );
     assert_eq!(
-        RetryPolicy::default().get_in_flight_grace(),
+        RetryPolicy::default().in_flight_grace,
         Duration::from_secs(61)
     );
 

@@ -530,7 +530,8 @@ fn token_set_builders_and_getters() {
 
 #[test]
 fn one_loopback_definition_for_portals_and_token_urls() {
-    use b24_core::engine::{is_loopback_host, token_url_from_server_endpoint};
+    use b24_core::engine::token_url_from_server_endpoint;
+    use b24_core::is_loopback_host;
     for host in [
         "localhost",
         "emu.localhost",

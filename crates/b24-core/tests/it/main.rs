@@ -30,3 +30,7 @@ mod events_support;
 mod events_verify;
 mod props_codec;
 mod props_events;
+#[path = "../../examples/ureq_transport.rs"]
+#[allow(dead_code)]
+mod ureq_example;
+mod ureq_transport;

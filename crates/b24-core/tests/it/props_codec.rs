@@ -114,7 +114,7 @@ proptest! {
     #[test]
     fn raw_call(name in "[a-z][a-z0-9_]{0,10}(\\.[a-z0-9_]{1,10}){0,4}", params in json_object(), v3 in any::<bool>(), tok in token()) {
         let api = if v3 { Api::V3 } else { Api::Classic };
-        let m = RawCall::new(name.clone(), api).unwrap().with_params(params.clone()).unwrap();
+        let m = RawCall::new(name.clone(), api).unwrap().with_params(params.clone());
         round_trip(&m, &Value::Object(params), &tok)?;
         let req = build_request(&webhook(), &m, &RequestOptions::new()).unwrap();
         let tail = format!("/{name}");
@@ -137,7 +137,7 @@ proptest! {
             let mut item = json!({"method": method, "query": query});
             if aliased {
                 let alias = format!("c{i}");
-                cmd = cmd.alias(alias.clone()).unwrap();
+                cmd = cmd.with_alias(alias.clone()).unwrap();
                 item["as"] = json!(alias);
             }
             batch = batch.push(cmd).unwrap();

@@ -186,7 +186,6 @@ async fn reads_in_a_failed_rest3_batch_are_split_until_the_failing_one_is_alone(
         let get = RawCall::new("tasks.task.get", Api::V3)
             .unwrap()
             .with_param("id", json!(id))
-            .unwrap()
             .with_repeat(Repeat::Safe);
         plan.push(get).unwrap();
     }
@@ -258,10 +257,7 @@ fn v3_call(method: &str, query: Value) -> RawCall {
     let Value::Object(map) = query else {
         panic!("an object")
     };
-    RawCall::new(method, Api::V3)
-        .unwrap()
-        .with_params(map)
-        .unwrap()
+    RawCall::new(method, Api::V3).unwrap().with_params(map)
 }
 
 #[tokio::test]
@@ -347,7 +343,6 @@ async fn a_method_near_its_budget_is_held_out_while_others_go_on() {
         RawCall::new(name, Api::Classic)
             .unwrap()
             .with_params(m())
-            .unwrap()
             .with_repeat(repeat)
     };
     for i in 0..60 {

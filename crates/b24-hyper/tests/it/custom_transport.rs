@@ -6,20 +6,34 @@ fn the_blocking_transport_example_runs() {
     crate::blocking_transport::run().unwrap_or_else(|e| panic!("{e}"));
 }
 
-/// The doc's Rust snippets are copied from the example, so they cannot drift.
+/// The doc's Rust snippets are copied from the two transport examples (this one and
+/// b24-core's ureq transport) or from the blocking driver, so they cannot drift.
 #[test]
-fn the_doc_quotes_the_example_word_for_word() {
+fn the_doc_quotes_the_examples_word_for_word() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let doc = std::fs::read_to_string(root.join("../../docs/custom-transport.md")).unwrap();
-    let example = std::fs::read_to_string(root.join("examples/blocking_transport.rs")).unwrap();
+    let sources = [
+        "examples/blocking_transport.rs",
+        "../b24-core/examples/ureq_transport.rs",
+        "../b24-core/src/blocking.rs",
+    ]
+    .map(|path| std::fs::read_to_string(root.join(path)).unwrap());
     let mut snippets = 0;
+    let mut quoted = [false; 3];
     for block in doc.split("```rust\n").skip(1) {
         let code = block.split("\n```").next().unwrap();
-        assert!(
-            example.contains(code.trim()),
-            "snippet not found in the example:\n{code}"
-        );
+        let found = sources
+            .iter()
+            .position(|source| source.contains(code.trim()));
+        let Some(i) = found else {
+            panic!("snippet not found in the examples or the driver:\n{code}");
+        };
+        quoted[i] = true;
         snippets += 1;
     }
-    assert!(snippets >= 3, "expected the loop, the state and send()");
+    assert!(
+        snippets >= 6,
+        "expected the transports, the mapping and the loop"
+    );
+    assert_eq!(quoted, [true; 3], "each source is quoted");
 }

@@ -363,9 +363,7 @@ async fn raw_calls_and_batches() {
     let task_get = RawCall::new("tasks.task.get", Api::V3)
         .unwrap()
         .with_param("id", json!(51))
-        .unwrap()
-        .with_param("select", json!(["id", "title", "chat.id"]))
-        .unwrap();
+        .with_param("select", json!(["id", "title", "chat.id"]));
     let reply = env.client.call(&portal, task_get).await.unwrap();
     assert_eq!(reply.result["item"]["id"], 51);
     assert_eq!(reply.result["item"]["chat"]["id"], 58);

@@ -257,7 +257,6 @@ async fn the_deadline_is_the_engines_from_the_first_poll() {
     let read = RawCall::new("tasks.task.list", Api::Classic)
         .unwrap()
         .with_param("ids", serde_json::json!(vec![7u32; 1_000_000]))
-        .unwrap()
         .with_repeat(Repeat::Safe);
     let started = Instant::now();
     let err = client.execute(&portal, read).await.unwrap_err();

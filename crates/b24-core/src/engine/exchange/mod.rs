@@ -279,7 +279,7 @@ impl<M: Method> Exchange<M> {
     pub fn poll(&mut self, now: Timestamp) -> Action<M::Output> {
         if !self.started {
             self.started = true;
-            self.deadline = self.policy.get_deadline().map(|d| now.saturating_add(d));
+            self.deadline = self.policy.deadline.map(|d| now.saturating_add(d));
         }
         loop {
             if let Some(task) = self.outbox.pop_front() {
@@ -491,7 +491,7 @@ impl<M: Method> Exchange<M> {
             }
             BudgetVerdict::Hold { until } => {
                 let wait = until.saturating_duration_since(now);
-                if wait > self.policy.get_max_operating_wait() {
+                if wait > self.policy.max_operating_wait {
                     let err = Error::OperatingLimit {
                         method: check.held.unwrap_or_default(),
                         reset_at: until,

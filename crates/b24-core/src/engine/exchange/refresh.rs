@@ -56,7 +56,10 @@ impl<M: Method> Exchange<M> {
             self.finish(Err(err.into()), StopReason::TokenRefreshFailed);
             return;
         }
-        let lease = self.policy.get_refresh_lease();
+        let lease = self
+            .policy
+            .refresh_lease
+            .max(std::time::Duration::from_millis(1));
         let call = store.begin_refresh(stale, self.holder, now, lease);
         self.run(call, Answer::Turn, now);
     }

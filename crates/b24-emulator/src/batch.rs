@@ -67,15 +67,39 @@ struct Item {
     alias: String,
 }
 
+/// The batch's items: a JSON array, or an object keyed `"0"`, `"1"`, … (PHP decodes
+/// both to the same array; the official JS SDK sends the object). An `auth` key
+/// beside the numbered ones carries the OAuth token and is not an item.
+fn items_of(params: &Value) -> Option<Vec<&Value>> {
+    match params {
+        Value::Array(raw) => Some(raw.iter().collect()),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| k.as_str() != "auth")
+            .map(|(k, v)| is_index(k).then_some(v))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// A PHP integer array key: `0` or digits without a leading zero.
+fn is_index(key: &str) -> bool {
+    key == "0"
+        || (!key.is_empty()
+            && key.len() <= 18
+            && !key.starts_with('0')
+            && key.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn parse(params: &Value) -> Result<Vec<Item>, Failure> {
-    let Value::Array(raw) = params else {
+    let Some(raw) = items_of(params) else {
         return Err(invalid(
             "Unable to recognize the batch request: a JSON array of {method, query} is expected",
         ));
     };
     let mut seen = HashSet::new();
     let mut items = Vec::with_capacity(raw.len());
-    for (index, entry) in raw.iter().enumerate() {
+    for (index, entry) in raw.into_iter().enumerate() {
         let Value::Object(obj) = entry else {
             return Err(invalid("Batch item must be an object"));
         };
@@ -130,7 +154,7 @@ pub(crate) fn run(
         .operating
         .budget(&caller.credential, "batch")
         .total(now)
-        >= cfg.operating_limit
+        > cfg.operating_limit
     {
         return Err(Failure::v3(
             429,
@@ -195,6 +219,7 @@ fn run_one(
         now,
         offset: cfg.utc_offset,
         app: caller.credential == "app",
+        drop_unknown_select: cfg.unknown_select == crate::config::UnknownSelectField::Dropped,
     };
     methods::run_v3(method, &mut ctx, map).unwrap_or_else(|| {
         Err(Failure::v3(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, SystemClock};
-use crate::idempotency::IdempotencyBodyMatch;
+use crate::idempotency::{IdempotencyBodyMatch, IdempotencyKeys};
 
 /// The longest token or idempotency lifetime a portal accepts: ten years (365-day
 /// years). Longer ones are cut to it, so that expiry times stay far from any overflow.
@@ -15,6 +15,25 @@ pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
 /// The longest header read timeout the emulator accepts: one day. Longer ones are cut
 /// to it (the HTTP server adds the timeout to the current instant).
 pub const MAX_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// The default operating-time limit: 420 s per method per 10 minutes, the server
+/// code's default (the documentation's worked example uses 480 s).
+pub const DEFAULT_OPERATING_LIMIT: f64 = 420.0;
+
+/// What `tasks.task.result.list` does with an unknown plain field in `select`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum UnknownSelectField {
+    /// 400 `UNKNOWNDTOPROPERTYEXCEPTION`, as the server code does (default).
+    #[default]
+    Refused,
+    /// Dropped silently: the answer has no such field, as the REST 3.0
+    /// documentation describes.
+    Dropped,
+}
+
+/// The default cap on connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// Which body an expired or unknown OAuth token gets on `/rest/api/` (always 401).
 ///
@@ -53,21 +72,25 @@ pub struct PortalConfig {
     pub(crate) seed_defaults: bool,
     pub(crate) idempotency_ttl: f64,
     pub(crate) idempotency_match: IdempotencyBodyMatch,
+    pub(crate) idempotency_keys: IdempotencyKeys,
     pub(crate) access_ttl: f64,
     pub(crate) v3_batch_error_progress: bool,
+    pub(crate) seed: Option<crate::seed::Seed>,
+    pub(crate) unknown_select: UnknownSelectField,
 }
 
 impl PortalConfig {
     /// A portal answering to `host` (lower-cased, without a port), with the defaults:
-    /// bucket 50 / 2 per second, operating limit 480 s per 10 min at 0 s per call,
+    /// bucket 50 / 2 per second, operating limit 420 s per 10 min at 0 s per call,
     /// HTTPS required, v3 auth errors as `ACCESSDENIEDEXCEPTION`, UTC+02:00, the
-    /// default data seeded, idempotency records kept 24 h, access tokens valid 1 h.
+    /// default data seeded, `Idempotency-Key` ignored (as the server code does;
+    /// records kept 24 h once honoured), access tokens valid 1 h.
     pub fn new(host: &str) -> Self {
         Self {
             host: host.trim().to_ascii_lowercase(),
             burst: 50,
             drain_per_sec: 2.0,
-            operating_limit: 480.0,
+            operating_limit: DEFAULT_OPERATING_LIMIT,
             default_cost: 0.0,
             costs: HashMap::new(),
             require_https: true,
@@ -76,8 +99,11 @@ impl PortalConfig {
             seed_defaults: true,
             idempotency_ttl: 86_400.0,
             idempotency_match: IdempotencyBodyMatch::default(),
+            idempotency_keys: IdempotencyKeys::default(),
             access_ttl: 3600.0,
             v3_batch_error_progress: false,
+            seed: None,
+            unknown_select: UnknownSelectField::default(),
         }
     }
 
@@ -88,7 +114,9 @@ impl PortalConfig {
         self
     }
 
-    /// The operating-time limit per method and app/webhook over 10 minutes (seconds).
+    /// The operating-time limit per method and app/webhook over 10 minutes (seconds,
+    /// default [`DEFAULT_OPERATING_LIMIT`]). A method is blocked once its total is
+    /// strictly above it.
     pub fn operating_limit(mut self, seconds: f64) -> Self {
         self.operating_limit = seconds;
         self
@@ -130,6 +158,19 @@ impl PortalConfig {
         self
     }
 
+    /// What an unknown plain field in a list's `select` gets (default
+    /// [`UnknownSelectField::Refused`], as the server code does).
+    pub fn unknown_select_field(mut self, how: UnknownSelectField) -> Self {
+        self.unknown_select = how;
+        self
+    }
+
+    /// Start with this data instead of the default data.
+    pub fn seed(mut self, seed: crate::seed::Seed) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
     /// How long a stored idempotent answer is kept (default 24 h; at most
     /// [`MAX_TTL`], longer values are cut to it).
     pub fn idempotency_ttl(mut self, ttl: Duration) -> Self {
@@ -141,6 +182,13 @@ impl PortalConfig {
     /// (default [`IdempotencyBodyMatch::IgnoreAuth`]); another body gets 422.
     pub fn idempotency_body_match(mut self, how: IdempotencyBodyMatch) -> Self {
         self.idempotency_match = how;
+        self
+    }
+
+    /// Whether `Idempotency-Key` is ignored (default, as the server code does) or
+    /// honoured as the REST 3.0 documentation describes.
+    pub fn idempotency_keys(mut self, how: IdempotencyKeys) -> Self {
+        self.idempotency_keys = how;
         self
     }
 
@@ -181,6 +229,11 @@ pub struct EmulatorBuilder {
     pub(crate) body_limit: usize,
     pub(crate) header_read_timeout: Duration,
     pub(crate) allow_plain_http: bool,
+    pub(crate) idempotency_keys: Option<IdempotencyKeys>,
+    pub(crate) seed: Option<crate::seed::Seed>,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_connections: usize,
 }
 
 impl fmt::Debug for EmulatorBuilder {
@@ -204,6 +257,11 @@ impl Default for EmulatorBuilder {
             body_limit: 1024 * 1024,
             header_read_timeout: Duration::from_secs(10),
             allow_plain_http: false,
+            idempotency_keys: None,
+            seed: None,
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -248,6 +306,43 @@ impl EmulatorBuilder {
     /// [`PortalConfig::allow_plain_http_to_loopback`] on each).
     pub fn allow_plain_http_to_loopback(mut self, allow: bool) -> Self {
         self.allow_plain_http = allow;
+        self
+    }
+
+    /// Sets [`PortalConfig::idempotency_keys`] on every portal.
+    pub fn idempotency_keys(mut self, how: IdempotencyKeys) -> Self {
+        self.idempotency_keys = Some(how);
+        self
+    }
+
+    /// Seeds every portal with this data instead of the default data (see
+    /// [`Seed`](crate::Seed)).
+    pub fn seed(mut self, seed: crate::seed::Seed) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// How long the server waits for the rest of a request body once its head has
+    /// arrived (default 30 s; at most [`MAX_HEADER_READ_TIMEOUT`]). A body that
+    /// stalls longer gets no answer: the connection is closed.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout.min(MAX_HEADER_READ_TIMEOUT);
+        self
+    }
+
+    /// How long an HTTP/2 or HTTP/1.1 keep-alive connection may stay idle, with no
+    /// request in progress, before the server closes it (default 120 s; at most
+    /// [`MAX_HEADER_READ_TIMEOUT`]). HTTP/2 connections are also pinged at a quarter
+    /// of it and closed when a ping goes unanswered.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout.min(MAX_HEADER_READ_TIMEOUT);
+        self
+    }
+
+    /// The most connections served at once (default [`DEFAULT_MAX_CONNECTIONS`]);
+    /// over it, a new connection is closed as soon as it is accepted.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
         self
     }
 

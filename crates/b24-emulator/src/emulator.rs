@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::config::{EmulatorBuilder, PortalConfig, V3AuthErrorShape};
 use crate::failure::{system, Failure};
 use crate::faults::FaultAction;
-use crate::idempotency::{RequestBody, StoredAnswer};
+use crate::idempotency::{IdempotencyKeys, RequestBody, StoredAnswer};
 use crate::methods::{self, Ctx};
 use crate::portal::{Portal, PortalState};
 use crate::record::{redact_body, redact_form, Api, RecordedRequest};
@@ -55,6 +55,9 @@ pub(crate) struct EmuInner {
     pub(crate) client_secret: String,
     pub(crate) body_limit: usize,
     pub(crate) header_read_timeout: Duration,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_connections: usize,
     pub(crate) public: Mutex<Option<PublicBase>>,
 }
 
@@ -132,11 +135,17 @@ impl Emulator {
         let portals = configs
             .into_iter()
             .map(|c| {
-                let c = if b.allow_plain_http {
+                let mut c = if b.allow_plain_http {
                     c.allow_plain_http_to_loopback(true)
                 } else {
                     c
                 };
+                if let Some(how) = b.idempotency_keys {
+                    c = c.idempotency_keys(how);
+                }
+                if let Some(seed) = &b.seed {
+                    c = c.seed(seed.clone());
+                }
                 Portal::new(c, Arc::clone(&b.clock))
             })
             .collect();
@@ -148,6 +157,9 @@ impl Emulator {
                 client_secret: b.client_secret.unwrap_or_else(|| crate::random::token(48)),
                 body_limit: b.body_limit,
                 header_read_timeout: b.header_read_timeout,
+                body_read_timeout: b.body_read_timeout,
+                idle_timeout: b.idle_timeout,
+                max_connections: b.max_connections,
                 public: Mutex::new(None),
             }),
         }
@@ -642,7 +654,7 @@ fn admit<'a>(
         classic_params(call)
     };
 
-    let caller = match authenticate(state, webhook.as_ref(), &params, now) {
+    let caller = match authenticate(state, webhook.as_ref(), &params, call.headers, now) {
         Ok(c) => c,
         Err(e) => {
             return Admission::Answered(failure_response(&auth_failure(
@@ -656,7 +668,10 @@ fn admit<'a>(
 
     // Idempotency-Key (REST 3.0 writes only).
     let mut idem_key: Option<(String, RequestBody)> = None;
-    if v3 && methods::V3_WRITES.contains(&method.as_str()) {
+    if v3
+        && cfg.idempotency_keys == IdempotencyKeys::Honoured
+        && methods::V3_WRITES.contains(&method.as_str())
+    {
         if let Some(raw) = call.headers.get("idempotency-key") {
             let key = raw
                 .to_str()
@@ -804,7 +819,9 @@ pub(crate) fn metered_call(
     now: f64,
 ) -> Result<(Value, Time), Failure> {
     let budget = state.operating.budget(&caller.credential, method);
-    if budget.total(now) >= cfg.operating_limit {
+    // Blocked only once the total is strictly above the limit
+    // (`rest/lib/engine/access/loadlimiter.php`).
+    if budget.total(now) > cfg.operating_limit {
         return Err(if v3 {
             Failure::v3(
                 429,
@@ -823,6 +840,7 @@ pub(crate) fn metered_call(
         now,
         offset: cfg.utc_offset,
         app: caller.credential == "app",
+        drop_unknown_select: cfg.unknown_select == crate::config::UnknownSelectField::Dropped,
     };
     let result = if v3 {
         methods::run_v3(method, &mut ctx, map)
@@ -943,6 +961,7 @@ fn authenticate(
     state: &PortalState,
     webhook: Option<&(String, String)>,
     params: &Value,
+    headers: &HeaderMap,
     now: f64,
 ) -> Result<Caller, AuthFailure> {
     if let Some((user, secret)) = webhook {
@@ -956,9 +975,12 @@ fn authenticate(
             credential: format!("webhook:{user}"),
         });
     }
+    // `auth` in the body or query, else `Authorization: Bearer <token>`
+    // (`rest/lib/oauth/auth.php`), which a REST 3.0 batch's array body needs.
     let token = params
         .get("auth")
         .and_then(Value::as_str)
+        .or_else(|| bearer(headers))
         .ok_or(AuthFailure::Wrong)?;
     let grant = state.tokens.access.get(token).ok_or(AuthFailure::Wrong)?;
     if grant.expires_at <= now {
@@ -970,6 +992,14 @@ fn authenticate(
     })
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 fn auth_failure(e: AuthFailure, v3: bool, webhook: bool, cfg: &PortalConfig) -> Failure {
     let classic = match e {
         AuthFailure::Wrong => system::no_auth(),
@@ -978,9 +1008,11 @@ fn auth_failure(e: AuthFailure, v3: bool, webhook: bool, cfg: &PortalConfig) -> 
     if !v3 || (!webhook && cfg.v3_auth_shape == V3AuthErrorShape::Classic) {
         return classic;
     }
-    let message = match e {
-        AuthFailure::Wrong => "Wrong authorization data",
-        AuthFailure::Expired => "The access token provided has expired",
-    };
-    Failure::v3(401, ErrorCode::V3AccessDenied, message)
+    // Every auth failure on `/rest/api/` is one `AccessDeniedException` with a
+    // generic message (`rest/classes/general/RestApiServer.php`, getRequestAccess).
+    Failure::v3(
+        401,
+        ErrorCode::V3AccessDenied,
+        crate::failure::msg::ACCESS_DENIED,
+    )
 }

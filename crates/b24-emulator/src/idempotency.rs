@@ -5,6 +5,23 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use serde_json::Value;
 
+/// Whether a portal honours the `Idempotency-Key` header on REST 3.0 writes.
+///
+/// The server code the emulator follows has no key handling at all: the header is
+/// ignored, a repeat runs again, nothing is echoed and a reused key is never refused.
+/// The REST 3.0 documentation describes the header (replay of the stored answer with
+/// `Idempotent-Replayed: true`, the key echoed, 422 for a key reused with another
+/// body, 400 for a malformed key); [`IdempotencyKeys::Honoured`] selects that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IdempotencyKeys {
+    /// The header is ignored, as the server code does (default).
+    #[default]
+    Ignored,
+    /// The documented behaviour: replay, echo, 422 on reuse, 400 for a bad key.
+    Honoured,
+}
+
 /// What a repeat's body is compared with when it reuses an `Idempotency-Key`.
 ///
 /// The documentation says a repeat "with the same key and the same body" replays the

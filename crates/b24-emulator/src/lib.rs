@@ -4,8 +4,12 @@
 //! `.addfromchatmessage`, `.update`, `.list`, `.delete`), `tasks.task.chat.message.send`,
 //! `tasks.task.get`, the v3 batch, and the classic `im.message.add` /
 //! `im.dialog.messages.get`, with the documented envelopes, validation errors,
-//! limits (leaky bucket, per-method operating time), `Idempotency-Key`, webhooks and
-//! OAuth with rotating refresh tokens. Faults (status/body, delay, a slow write that
+//! limits (leaky bucket, per-method operating time), webhooks and OAuth with rotating
+//! refresh tokens (`Authorization: Bearer` too), and the classic `tasks.task.get`,
+//! `tasks.task.result.list` and `server.time`. Where the server's code and the
+//! documentation differ it behaves as the server does, and a setting selects the
+//! documented variant: `Idempotency-Key` is ignored unless
+//! [`PortalConfig::idempotency_keys`] is [`IdempotencyKeys::Honoured`]. Faults (status/body, delay, a slow write that
 //! overlaps a same-key repeat, dropped connection, truncated body, apply-then-drop)
 //! can be scripted per method.
 //!
@@ -88,11 +92,13 @@
 //! | messages | 335 (chat 58, user 1, "Task work completed"), 336 (chat 58, user 2), 337 (chat 59), 338 (chat 61) |
 //!
 //! New ids continue from: tasks 54, chats 62, messages 34239, results 17, users 5.
+//! [`Seed::default_data`] is this table as a [`Seed`].
 //! Every user has a webhook; read its secret with [`Portal::webhook_secret`].
 //!
 //! # For tests
 //!
-//! - Seed: [`Portal::add_user`], [`Portal::seed_task`], [`Portal::add_chat`],
+//! - Seed: [`Seed`] (JSON, also the binary's `--seed FILE` / `--print-seed`) with
+//!   [`EmulatorBuilder::seed`], [`Portal::add_user`], [`Portal::seed_task`], [`Portal::add_chat`],
 //!   [`Portal::add_message`], [`Portal::complete_task`].
 //! - Read: [`Portal::results`], [`Portal::messages`], [`Portal::calls`],
 //!   [`Portal::requests`] (secrets removed).
@@ -124,21 +130,24 @@ mod model;
 mod portal;
 mod random;
 mod record;
+mod seed;
 mod server;
 mod tls;
 mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    EmulatorBuilder, PortalConfig, V3AuthErrorShape, MAX_HEADER_READ_TIMEOUT, MAX_TTL,
+    EmulatorBuilder, PortalConfig, UnknownSelectField, V3AuthErrorShape, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_OPERATING_LIMIT, MAX_HEADER_READ_TIMEOUT, MAX_TTL,
 };
 pub use emulator::{Emulator, Exchange};
 pub use events::{
     DeliveryRecord, DeliveryStatus, EventFault, EventFaultAction, StoredBinding, StoredOfflineEvent,
 };
 pub use faults::{Fault, FaultAction};
-pub use idempotency::IdempotencyBodyMatch;
+pub use idempotency::{IdempotencyBodyMatch, IdempotencyKeys};
 pub use portal::{Portal, SeedError, SeededTask, StoredMessage, StoredResult, TaskSeed};
 pub use record::{Api, RecordedRequest};
+pub use seed::Seed;
 pub use server::{ServeError, ServerHandle};
 pub use tls::CaCertificate;

@@ -3,18 +3,24 @@
 //! ```text
 //! cargo run -p b24-emulator -- [--port N] [--http] [--burst N] [--drain N]
 //!     [--operating-limit SECONDS] [--cost SECONDS] [--portal HOST]... [--ca-out PATH]
+//!     [--seed FILE] [--print-seed] [--idempotency-keys ignored|honoured]
 //! ```
 //!
 //! Every flag can also be given as an environment variable: `B24_EMU_PORT`,
 //! `B24_EMU_HTTP=1`, `B24_EMU_BURST`, `B24_EMU_DRAIN`, `B24_EMU_OPERATING_LIMIT`,
-//! `B24_EMU_COST`, `B24_EMU_PORTALS` (comma-separated), `B24_EMU_CA_OUT`.
+//! `B24_EMU_COST`, `B24_EMU_PORTALS` (comma-separated), `B24_EMU_CA_OUT`,
+//! `B24_EMU_SEED`, `B24_EMU_PRINT_SEED=1`, `B24_EMU_IDEMPOTENCY_KEYS`.
+//!
+//! `--print-seed` prints the data every portal would start with (the default data,
+//! or the `--seed` file as read) as JSON and exits; the output loads back with
+//! `--seed`.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use b24_emulator::{Emulator, PortalConfig};
+use b24_emulator::{Emulator, IdempotencyKeys, PortalConfig, Seed, DEFAULT_OPERATING_LIMIT};
 
 #[derive(Debug)]
 struct Options {
@@ -26,6 +32,19 @@ struct Options {
     cost: f64,
     portals: Vec<String>,
     ca_out: Option<String>,
+    seed: Option<String>,
+    print_seed: bool,
+    keys: IdempotencyKeys,
+}
+
+fn keys(v: &str) -> Result<IdempotencyKeys, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "ignored" => Ok(IdempotencyKeys::Ignored),
+        "honoured" | "honored" => Ok(IdempotencyKeys::Honoured),
+        other => Err(format!(
+            "idempotency keys: {other:?} is neither `ignored` nor `honoured`"
+        )),
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -43,13 +62,19 @@ fn options() -> Result<Options, String> {
         http: env("B24_EMU_HTTP").is_some_and(|v| v != "0"),
         burst: 50,
         drain: 2.0,
-        operating_limit: 480.0,
+        operating_limit: DEFAULT_OPERATING_LIMIT,
         cost: 0.0,
         portals: env("B24_EMU_PORTALS")
             .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
             .unwrap_or_default(),
         ca_out: env("B24_EMU_CA_OUT"),
+        seed: env("B24_EMU_SEED"),
+        print_seed: env("B24_EMU_PRINT_SEED").is_some_and(|v| v != "0"),
+        keys: IdempotencyKeys::Ignored,
     };
+    if let Some(v) = env("B24_EMU_IDEMPOTENCY_KEYS") {
+        o.keys = keys(&v)?;
+    }
     if let Some(v) = env("B24_EMU_PORT") {
         o.port = parse("B24_EMU_PORT", &v)?;
     }
@@ -77,10 +102,14 @@ fn options() -> Result<Options, String> {
             "--cost" => o.cost = parse("--cost", &value()?)?,
             "--portal" => o.portals.push(value()?),
             "--ca-out" => o.ca_out = Some(value()?),
+            "--seed" => o.seed = Some(value()?),
+            "--print-seed" => o.print_seed = true,
+            "--idempotency-keys" => o.keys = keys(&value()?)?,
             "-h" | "--help" => {
                 println!(
                     "usage: b24-emulator [--port N] [--http] [--burst N] [--drain N] \
-                     [--operating-limit S] [--cost S] [--portal HOST]... [--ca-out PATH]"
+                     [--operating-limit S] [--cost S] [--portal HOST]... [--ca-out PATH] \
+                     [--seed FILE] [--print-seed] [--idempotency-keys ignored|honoured]"
                 );
                 std::process::exit(0);
             }
@@ -93,8 +122,22 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
+fn load_seed(path: &str) -> Result<Seed, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    Seed::from_json(&text).map_err(|e| format!("{path}: {e}"))
+}
+
 async fn run(o: Options) -> Result<(), String> {
-    let mut builder = Emulator::builder();
+    let seed = o.seed.as_deref().map(load_seed).transpose()?;
+    if o.print_seed {
+        let seed = seed.unwrap_or_else(Seed::default_data);
+        println!("{}", seed.to_json());
+        return Ok(());
+    }
+    let mut builder = Emulator::builder().idempotency_keys(o.keys);
+    if let Some(seed) = seed {
+        builder = builder.seed(seed);
+    }
     for host in &o.portals {
         builder = builder.portal(
             PortalConfig::new(host)
@@ -151,7 +194,14 @@ async fn run(o: Options) -> Result<(), String> {
         }
     }
     println!();
-    println!("seeded: task 51 (chat 58, message 335), task 52, task 53; Ctrl-C stops");
+    if o.seed.is_some() {
+        println!(
+            "seeded from {}; Ctrl-C stops",
+            o.seed.as_deref().unwrap_or_default()
+        );
+    } else {
+        println!("seeded: task 51 (chat 58, message 335), task 52, task 53; Ctrl-C stops");
+    }
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| format!("cannot wait for Ctrl-C: {e}"))?;

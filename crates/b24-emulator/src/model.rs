@@ -17,15 +17,40 @@ pub(crate) struct UserRec {
 pub(crate) struct TaskRec {
     pub(crate) id: u64,
     pub(crate) title: String,
+    pub(crate) description: String,
     pub(crate) creator: u64,
     pub(crate) responsible: u64,
     pub(crate) accomplices: Vec<u64>,
     pub(crate) auditors: Vec<u64>,
     pub(crate) chat_id: u64,
-    pub(crate) completed: bool,
+    /// The REST 3.0 status: `pending`, `in_progress`, `supposedly_completed`,
+    /// `completed`, `deferred` or `declined`.
+    pub(crate) status: String,
 }
 
+impl UserRec {
+    /// An administrator of the portal.
+    pub(crate) fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+}
+
+/// The task statuses of REST 3.0, with their classic numbers.
+pub(crate) const TASK_STATUSES: &[(&str, &str)] = &[
+    ("pending", "2"),
+    ("in_progress", "3"),
+    ("supposedly_completed", "4"),
+    ("completed", "5"),
+    ("deferred", "6"),
+    ("declined", "7"),
+];
+
 impl TaskRec {
+    /// True once the task is completed.
+    pub(crate) fn is_completed(&self) -> bool {
+        self.status == "completed"
+    }
+
     /// Whoever is a member (creator, responsible, accomplice, auditor) has access.
     pub(crate) fn is_member(&self, user: u64) -> bool {
         self.creator == user
@@ -40,6 +65,8 @@ impl TaskRec {
 pub(crate) struct ChatRec {
     /// The task this chat belongs to; `None` for a plain chat.
     pub(crate) task_id: Option<u64>,
+    /// The chat's title.
+    pub(crate) title: String,
     /// Members of a plain chat (a task chat's members are the task's members).
     pub(crate) members: Vec<u64>,
 }
@@ -104,6 +131,19 @@ impl Data {
             Some(task) => self.tasks.get(&task).is_some_and(|t| t.is_member(user)),
             None => chat.members.contains(&user),
         }
+    }
+
+    /// Completes a task: it and its results close (results stay closed if the task
+    /// is resumed). False when there is no such task.
+    pub(crate) fn complete_task(&mut self, task_id: u64) -> bool {
+        let Some(task) = self.tasks.get_mut(&task_id) else {
+            return false;
+        };
+        task.status = "completed".to_owned();
+        for r in self.results.values_mut().filter(|r| r.task_id == task_id) {
+            r.closed = true;
+        }
+        true
     }
 
     pub(crate) fn take_message_id(&mut self) -> u64 {

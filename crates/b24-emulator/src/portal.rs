@@ -83,6 +83,8 @@ pub enum SeedError {
     UnknownChat(u64),
     /// No task with this id.
     UnknownTask(u64),
+    /// A seed document that cannot be read or repeats an id.
+    Invalid(String),
 }
 
 impl fmt::Display for SeedError {
@@ -91,6 +93,7 @@ impl fmt::Display for SeedError {
             SeedError::UnknownUser(id) => write!(f, "no user {id} on this portal"),
             SeedError::UnknownChat(id) => write!(f, "no chat {id} on this portal"),
             SeedError::UnknownTask(id) => write!(f, "no task {id} on this portal"),
+            SeedError::Invalid(why) => write!(f, "invalid seed: {why}"),
         }
     }
 }
@@ -196,10 +199,16 @@ pub struct StoredMessage {
 
 impl Portal {
     pub(crate) fn new(config: PortalConfig, clock: Arc<dyn Clock>) -> Self {
-        let mut data = Data::empty();
-        if config.seed_defaults {
-            seed_defaults(&mut data);
-        }
+        let data = match &config.seed {
+            Some(seed) => seed.apply().unwrap_or_else(|_| Data::empty()),
+            None => {
+                let mut data = Data::empty();
+                if config.seed_defaults {
+                    seed_defaults(&mut data);
+                }
+                data
+            }
+        };
         let state = PortalState {
             data,
             tokens: TokenStore::default(),
@@ -304,17 +313,11 @@ impl Portal {
 
     /// Completes a task: its results become `closed` (and stay closed).
     pub fn complete_task(&self, task_id: u64) -> Result<(), SeedError> {
-        let mut state = self.lock();
-        let data = &mut state.data;
-        let task = data
-            .tasks
-            .get_mut(&task_id)
-            .ok_or(SeedError::UnknownTask(task_id))?;
-        task.completed = true;
-        for r in data.results.values_mut().filter(|r| r.task_id == task_id) {
-            r.closed = true;
+        if self.lock().data.complete_task(task_id) {
+            Ok(())
+        } else {
+            Err(SeedError::UnknownTask(task_id))
         }
-        Ok(())
     }
 
     /// Deletes a task (its chat and messages stay).
@@ -363,6 +366,12 @@ impl Portal {
                 date: m.date,
             })
             .collect()
+    }
+
+    /// The portal's users (webhook secrets included), tasks, chats and messages as a
+    /// [`Seed`](crate::Seed): building a portal from it gives the same data.
+    pub fn to_seed(&self) -> crate::Seed {
+        crate::Seed::of(&self.lock().data)
     }
 
     /// The chat id of a task.
@@ -536,10 +545,17 @@ fn add_user(data: &mut Data, name: &str, role: &str) -> u64 {
     id
 }
 
-fn add_chat(data: &mut Data, _title: &str, task_id: Option<u64>, members: Vec<u64>) -> u64 {
+fn add_chat(data: &mut Data, title: &str, task_id: Option<u64>, members: Vec<u64>) -> u64 {
     let id = data.next_chat;
     data.next_chat += 1;
-    data.chats.insert(id, ChatRec { task_id, members });
+    data.chats.insert(
+        id,
+        ChatRec {
+            task_id,
+            title: title.to_owned(),
+            members,
+        },
+    );
     id
 }
 
@@ -552,12 +568,13 @@ fn add_task(data: &mut Data, seed: TaskSeed) -> SeededTask {
         TaskRec {
             id,
             title: seed.title,
+            description: String::new(),
             creator: seed.creator,
             responsible: seed.responsible,
             accomplices: seed.accomplices,
             auditors: seed.auditors,
             chat_id,
-            completed: false,
+            status: "pending".to_owned(),
         },
     );
     SeededTask {
@@ -580,7 +597,7 @@ fn seed_message(data: &mut Data, id: u64, chat_id: u64, author_id: u64, text: &s
 }
 
 /// The default data (see the crate docs for the table).
-fn seed_defaults(data: &mut Data) {
+pub(crate) fn seed_defaults(data: &mut Data) {
     add_user(data, "John Smith", "admin"); // 1
     add_user(data, "Anna Lee", "employee"); // 2
     add_user(data, "Max Brown", "employee"); // 3

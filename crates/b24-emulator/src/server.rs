@@ -6,6 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -220,6 +221,10 @@ async fn accept_loop(
     acceptor: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // Each served connection holds a permit; over the cap a new one is closed at once.
+    let slots = Arc::new(Semaphore::new(
+        emulator.inner.max_connections.min(Semaphore::MAX_PERMITS),
+    ));
     loop {
         let accepted = tokio::select! {
             _ = shutdown.changed() => return,
@@ -228,6 +233,10 @@ async fn accept_loop(
         let Ok((stream, _peer)) = accepted else {
             // Out of file descriptors or similar: back off briefly.
             tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -254,6 +263,7 @@ async fn accept_loop(
                 _ = work => {}
                 _ = stop.changed() => {}
             }
+            drop(permit);
         });
     }
 }
@@ -263,17 +273,94 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let timeout = emulator.inner.header_read_timeout;
+    let idle = emulator.inner.idle_timeout.max(Duration::from_millis(1));
+    let activity = Arc::new(Activity::new());
+    let svc_activity = Arc::clone(&activity);
     let svc = service_fn(move |req: Request<Incoming>| {
         let emulator = emulator.clone();
-        async move { answer(emulator, req, secure).await }
+        let busy = Busy::start(Arc::clone(&svc_activity));
+        async move {
+            let answer = answer(emulator, req, secure).await;
+            drop(busy);
+            answer
+        }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(timeout);
-    builder.http2().timer(TokioTimer::new());
-    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+    // Pings find a dead peer; the idle watch below closes a live but idle one.
+    let ping = (idle / 4).max(Duration::from_millis(10));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(ping))
+        .keep_alive_timeout(ping);
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    let check = (idle / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = tokio::time::sleep(check) => {
+                if activity.idle_for() >= idle {
+                    conn.as_mut().graceful_shutdown();
+                    break;
+                }
+            }
+        }
+    }
+    // A graceful shutdown of an idle connection ends at once; bound it anyway.
+    let _ = tokio::time::timeout(idle, conn).await;
+}
+
+/// Requests in progress on one connection and when the last one ended.
+#[derive(Debug)]
+struct Activity {
+    state: std::sync::Mutex<(usize, tokio::time::Instant)>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            state: std::sync::Mutex::new((0, tokio::time::Instant::now())),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, tokio::time::Instant)> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How long the connection has had no request in progress (zero while one is).
+    fn idle_for(&self) -> Duration {
+        let state = self.lock();
+        if state.0 > 0 {
+            Duration::ZERO
+        } else {
+            state.1.elapsed()
+        }
+    }
+}
+
+/// A request in progress; dropping it marks the end.
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn start(activity: Arc<Activity>) -> Self {
+        activity.lock().0 += 1;
+        Self(activity)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.0 = state.0.saturating_sub(1);
+        state.1 = tokio::time::Instant::now();
+    }
 }
 
 /// Dropped-connection signal for hyper: an error from the service closes the
@@ -296,15 +383,27 @@ async fn answer(
 ) -> Result<Response<ServeBody>, Dropped> {
     let (mut parts, body) = req.into_parts();
     let limit = emulator.inner.body_limit;
-    let bytes = match Limited::new(body, limit).collect().await {
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Ok(too_large());
+    }
+    // A body that stalls is cut after the read timeout: no answer, the connection
+    // (HTTP/1.1) or the stream (HTTP/2) is closed.
+    let read = tokio::time::timeout(
+        emulator.inner.body_read_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await;
+    let Ok(read) = read else {
+        return Err(Dropped);
+    };
+    let bytes = match read {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            let f = crate::failure::system::too_large();
-            let mut resp = json_response(f.status(), &f.body()).map(ServeBody::full);
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return Ok(resp);
-        }
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Ok(too_large()),
         Err(_) => return Err(Dropped),
     };
     parts.extensions.insert(Secure(secure));
@@ -321,6 +420,15 @@ async fn answer(
             Ok(Response::from_parts(parts, ServeBody::truncated(half)))
         }
     }
+}
+
+/// 413 for a body over the limit; the connection closes after it.
+fn too_large() -> Response<ServeBody> {
+    let f = crate::failure::system::too_large();
+    let mut resp = json_response(f.status(), &f.body()).map(ServeBody::full);
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// A response body: whole, or cut short with an error (which makes hyper drop the

@@ -38,6 +38,9 @@ impl Route {
                 webhook: Some(((*user).to_owned(), (*secret).to_owned())),
                 method: method.to_ascii_lowercase(),
             },
+            // A REST 3.0 webhook with no method (`/rest/api/{user}/{secret}`) is not a
+            // classic call by user `api`: its secret would be read as the method name.
+            ["rest", "api", _, _] => Route::Unknown,
             ["rest", method] => Route::Classic {
                 webhook: None,
                 method: classic_name(method),
@@ -211,6 +214,14 @@ mod tests {
             ),
             (format!("/rest/1/{secret}/"), "/rest/[redacted]/[redacted]/"),
             (format!("/rest/1/{secret}"), "/rest/[redacted]/[redacted]"),
+            (
+                format!("/rest/api/1/{secret}"),
+                "/rest/api/[redacted]/[redacted]",
+            ),
+            (
+                format!("/rest/api/1/{secret}/"),
+                "/rest/api/[redacted]/[redacted]/",
+            ),
             (
                 format!("/rest/api/{secret}/x/tasks.task.get"),
                 "/rest/api/[redacted]/[redacted]/tasks.task.get",

@@ -99,10 +99,13 @@ pub(crate) struct ListQuery {
 
 /// Parses the request; errors come in the order the server builds the request object:
 /// filter, order, select, pagination, then the required `taskId` condition.
-pub(crate) fn parse(params: &Map<String, Value>) -> Result<ListQuery, Failure> {
+pub(crate) fn parse(
+    params: &Map<String, Value>,
+    drop_unknown_select: bool,
+) -> Result<ListQuery, Failure> {
     let filter = parse_filter(params.get("filter"))?;
     let order = parse_order(params.get("order"))?;
-    let select = parse_select(params.get("select"))?;
+    let select = parse_select(params.get("select"), drop_unknown_select)?;
     let (limit, offset) = parse_pagination(params.get("pagination"))?;
     let task_id = filter
         .iter()
@@ -352,7 +355,10 @@ fn parse_order(v: Option<&Value>) -> Result<Vec<(String, bool)>, Failure> {
     Ok(out)
 }
 
-fn parse_select(v: Option<&Value>) -> Result<Select, Failure> {
+/// An unknown plain field is refused with UNKNOWNDTOPROPERTYEXCEPTION, as the server
+/// code does (`rest/lib/V3/Structure/SelectStructure.php`), or dropped (the
+/// documented variant) when `drop_unknown` is set.
+fn parse_select(v: Option<&Value>, drop_unknown: bool) -> Result<Select, Failure> {
     let items = match v {
         None | Some(Value::Null) => {
             return Ok(Select {
@@ -375,7 +381,9 @@ fn parse_select(v: Option<&Value>) -> Result<Select, Failure> {
         };
         match name.split_once('.') {
             None if name == "author" => select.author = Some(None),
-            None => select.fields.push(name.to_owned()),
+            None if RESULT_DTO_FIELDS.contains(&name) => select.fields.push(name.to_owned()),
+            None if drop_unknown => {}
+            None => return Err(unknown_field("select", name, "ResultDto")),
             Some(("author", sub)) => {
                 if !USER_DTO_FIELDS.contains(&sub) {
                     return Err(unknown_field("select", sub, "UserDto"));
@@ -410,7 +418,10 @@ fn parse_pagination(v: Option<&Value>) -> Result<(usize, usize), Failure> {
     let limit = match map.get("limit") {
         None | Some(Value::Null) => DEFAULT_LIMIT,
         Some(v) => match pagination_number(v)? {
-            n if n <= 0 => return Err(invalid_pagination()),
+            0 => return Err(invalid_pagination()),
+            // The server passes a negative limit to the query and fails there:
+            // 500 INTERNALEXCEPTION (`rest/lib/V3/Structure/PaginationStructure.php`).
+            n if n < 0 => return Err(super::internal()),
             n => usize::try_from(n).unwrap_or(MAX_LIMIT).min(MAX_LIMIT),
         },
     };

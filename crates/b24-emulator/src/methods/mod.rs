@@ -2,6 +2,7 @@
 //! returns the `result` part of the envelope or a [`Failure`].
 
 pub(crate) mod chat;
+pub(crate) mod classic;
 pub(crate) mod im;
 pub(crate) mod list_query;
 pub(crate) mod results;
@@ -25,6 +26,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) offset: i32,
     /// True when the call came through the OAuth app (not a webhook).
     pub(crate) app: bool,
+    /// Drop unknown plain fields of a list's `select` instead of refusing them.
+    pub(crate) drop_unknown_select: bool,
 }
 
 impl Ctx<'_> {
@@ -76,6 +79,7 @@ pub(crate) const V3_METHODS: &[&str] = &[
     "tasks.task.result.delete",
     "tasks.task.chat.message.send",
     "tasks.task.get",
+    "tasks.task.update",
 ];
 
 /// v3 methods that create, modify or delete (they honour `Idempotency-Key`).
@@ -85,10 +89,14 @@ pub(crate) const V3_WRITES: &[&str] = &[
     "tasks.task.result.update",
     "tasks.task.result.delete",
     "tasks.task.chat.message.send",
+    "tasks.task.update",
 ];
 
 /// The classic methods this emulator serves at `/rest/`.
 pub(crate) const CLASSIC_METHODS: &[&str] = &[
+    "server.time",
+    "tasks.task.get",
+    "tasks.task.result.list",
     "im.message.add",
     "im.dialog.messages.get",
     "event.bind",
@@ -114,6 +122,7 @@ pub(crate) fn run_v3(
         "tasks.task.result.delete" => results::delete(ctx, params),
         "tasks.task.chat.message.send" => chat::send(ctx, params),
         "tasks.task.get" => task::get(ctx, params),
+        "tasks.task.update" => task::update(ctx, params),
         _ => return None,
     })
 }
@@ -127,6 +136,9 @@ pub(crate) fn run_classic(
     Some(match method {
         "im.message.add" => im::message_add(ctx, params),
         "im.dialog.messages.get" => im::dialog_messages_get(ctx, params),
+        "server.time" => Ok(Value::from(ctx.date(ctx.now_secs()).as_str())),
+        "tasks.task.get" => classic::task_get(ctx, params),
+        "tasks.task.result.list" => classic::result_list(ctx, params),
         other => return crate::events::methods::run(other, ctx, params),
     })
 }
@@ -188,6 +200,7 @@ pub(crate) fn check_types(
 }
 
 /// UNKNOWNDTOPROPERTYEXCEPTION (400) about `field` of `entity`, reported at `place`.
+/// (`select`, `filter` and `order` errors name the field in a validation item.)
 pub(crate) fn unknown_field(place: &str, field: &str, entity: &str) -> Failure {
     let text = format!("Unknown field `{field}` for entity `{entity}`");
     Failure::v3(400, ErrorCode::V3UnknownDtoProperty, text.clone()).with_field(place, text)

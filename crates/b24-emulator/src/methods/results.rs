@@ -71,10 +71,6 @@ fn item(ctx: &Ctx<'_>, r: &ResultRec, select: Option<&Select>) -> Result<Value, 
                     ),
                 }
             }
-            "rights" => match select {
-                Some(sel) if sel.default_fields => Value::Array(Vec::new()),
-                _ => wire.remove(*key).unwrap_or(Value::Null),
-            },
             _ => wire.remove(*key).unwrap_or(Value::Null),
         };
         if let Some(sel) = select {
@@ -93,7 +89,20 @@ fn item_result(ctx: &Ctx<'_>, r: &ResultRec) -> Result<Value, Failure> {
     Ok(Value::Object(m))
 }
 
-/// Checks `fields` for keys `ResultDto` does not have.
+/// `ResultDto` fields no request may fill.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "author",
+    "authorId",
+    "status",
+    "createdAt",
+    "updatedAt",
+    "rights",
+    "fileIds",
+];
+
+/// Checks `fields` for keys `ResultDto` does not have: UNKNOWNDTOPROPERTYEXCEPTION
+/// without a validation list (`rest/lib/V3/Structure/FieldsValidator.php`).
 fn reject_unknown(fields: &Map<String, Value>) -> Result<(), Failure> {
     if fields
         .keys()
@@ -105,8 +114,23 @@ fn reject_unknown(fields: &Map<String, Value>) -> Result<(), Failure> {
 }
 
 fn unknown_field_in_fields() -> Failure {
-    let text = "Unknown field for entity `ResultDto`";
-    Failure::v3(400, ErrorCode::V3UnknownDtoProperty, text).with_field("fields", text)
+    Failure::v3(
+        400,
+        ErrorCode::V3UnknownDtoProperty,
+        "Unknown field for entity `ResultDto`",
+    )
+}
+
+/// Adds a DTOVALIDATIONEXCEPTION item for each read-only key in `fields`
+/// (`rest/lib/V3/Dto/Validation/FieldEditableValidator.php`). Keys another action
+/// requires (`taskId`, `text`, `messageId`) are accepted and ignored.
+fn check_read_only(mut dto: Failure, fields: &Map<String, Value>) -> Failure {
+    for key in fields.keys() {
+        if READ_ONLY.contains(&key.as_str()) {
+            dto = dto.with_field(key, format!("Field `{key}` is not available for filling"));
+        }
+    }
+    dto
 }
 
 /// Adds to `dto` the item about a `fields.text` that is absent or null (`missing`,
@@ -120,8 +144,6 @@ fn check_text(dto: Failure, fields: &Map<String, Value>, missing: &str) -> Failu
         Some(_) => dto,
     }
 }
-
-const NOT_FILLABLE_FILE_IDS: &str = "Field `fileIds` is not available for filling";
 
 /// `tasks.task.result.add`.
 pub(crate) fn add(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
@@ -156,9 +178,7 @@ pub(crate) fn add(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Valu
         dto = dto.with_field("taskId", "Required field `taskId` is not specified");
     }
     dto = check_text(dto, fields, "Required field `text` is not specified");
-    if fields.contains_key("fileIds") {
-        dto = dto.with_field("fileIds", NOT_FILLABLE_FILE_IDS);
-    }
+    dto = check_read_only(dto, fields);
     if dto.has_items() {
         return Err(dto);
     }
@@ -181,8 +201,8 @@ pub(crate) fn add(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Valu
     if !task.is_member(ctx.user) {
         return Err(Failure::access_denied("taskId"));
     }
-    let closed = task.completed;
-    let rec = new_result(ctx, task_id, text, None, closed);
+    let closed = task.is_completed();
+    let rec = new_result(ctx, task_id, text, None, closed, false);
     item_result(ctx, &rec)
 }
 
@@ -192,16 +212,18 @@ fn new_result(
     text: String,
     message_id: Option<u64>,
     closed: bool,
+    updated_now: bool,
 ) -> ResultRec {
     let id = ctx.data.next_result;
     ctx.data.next_result += 1;
+    let now = ctx.now_secs();
     let rec = ResultRec {
         id,
         task_id,
         text,
         author_id: ctx.user,
-        created_at: ctx.now_secs(),
-        updated_at: None,
+        created_at: now,
+        updated_at: updated_now.then_some(now),
         message_id,
         closed,
         file_ids: Vec::new(),
@@ -231,7 +253,54 @@ fn notify_result(ctx: &mut Ctx<'_>, rec: &ResultRec) {
     ctx.post_message_as(chat_id, 0, text);
 }
 
+/// The title a result made from a message without text gets.
+pub(crate) const DEFAULT_RESULT_TITLE: &str = "Task result";
+
+/// A `messageId` as the server reads it: the fields structure has no strict types, so
+/// a numeric string, a float and a boolean are cast to an integer as PHP's `(int)`
+/// does; `null` reads as 0. `None` for an array or an object.
+fn loose_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Null => Some(0),
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64)
+        }),
+        Value::String(s) => Some(php_int(s)),
+        _ => None,
+    }
+}
+
+/// PHP's `(int)` of a string: leading whitespace, an optional sign, then digits
+/// (saturating); anything else reads as 0.
+fn php_int(s: &str) -> i64 {
+    let t = s.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut n: i64 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if neg {
+        n.saturating_neg()
+    } else {
+        n
+    }
+}
+
 /// `tasks.task.result.addfromchatmessage`.
+///
+/// Follows `tasks/lib/V2/Infrastructure/Rest/Controller/Task/Result.php` and the
+/// access rule `tasks/lib/access/rule/resultcreatefrommessagerule.php`: a missing
+/// message, a message outside a task chat, a missing task and a task the caller
+/// cannot read all answer one 403 ACCESSDENIEDEXCEPTION; the same message may
+/// become a result any number of times; a new result is `open` with `updatedAt`
+/// equal to `createdAt`.
 pub(crate) fn add_from_chat_message(
     ctx: &mut Ctx<'_>,
     params: &Map<String, Value>,
@@ -243,56 +312,48 @@ pub(crate) fn add_from_chat_message(
         "Required field `fields` is missing",
         "Field `fields` requires data type `array` for this request",
     )?;
-    // Only `messageId` may be sent; `fileIds` is a known, read-only field.
-    if fields.keys().any(|k| k != "messageId" && k != "fileIds") {
-        return Err(unknown_field_in_fields());
-    }
-    check_types(
-        top,
-        fields,
-        &[(
-            "messageId",
-            is_int,
-            "Field `messageId` requires data type `int` for this request",
-        )],
-    )?;
+    reject_unknown(fields)?;
+    let message_id = match fields.get("messageId") {
+        None => None,
+        Some(v) => Some(loose_int(v).ok_or_else(|| {
+            Failure::request(
+                top,
+                "messageId",
+                "Field `messageId` requires data type `int` for this request",
+            )
+        })?),
+    };
     let mut dto = Failure::dto(msg::DTO_VALIDATION);
-    let message_id = fields.get("messageId").and_then(as_int);
     if message_id.is_none() {
         dto = dto.with_field("messageId", "Required field `messageId` is missing");
     }
-    if fields.contains_key("fileIds") {
-        dto = dto.with_field("fileIds", NOT_FILLABLE_FILE_IDS);
-    }
+    dto = check_read_only(dto, fields);
     if dto.has_items() {
         return Err(dto);
     }
-    let message_id = message_id.unwrap_or_default();
-    let Some(message) = u64::try_from(message_id)
+    let denied = || Failure::access_denied("messageId");
+    let message = u64::try_from(message_id.unwrap_or_default())
         .ok()
+        .filter(|id| *id > 0)
         .and_then(|id| ctx.data.messages.get(&id))
         .cloned()
-    else {
-        return Err(Failure::access_denied("messageId"));
-    };
-    let Some(chat) = ctx.data.chats.get(&message.chat_id).cloned() else {
-        return Err(Failure::access_denied("messageId"));
-    };
-    if !ctx.data.chat_member(&chat, ctx.user) {
-        return Err(Failure::access_denied("messageId"));
+        .ok_or_else(denied)?;
+    let task_id = ctx
+        .data
+        .chats
+        .get(&message.chat_id)
+        .and_then(|chat| chat.task_id)
+        .ok_or_else(denied)?;
+    match ctx.data.tasks.get(&task_id) {
+        Some(task) if task.is_member(ctx.user) => {}
+        _ => return Err(denied()),
     }
-    let Some(task_id) = chat.task_id else {
-        return Err(Failure::request(
-            top,
-            "messageId",
-            "Message is not from task chat",
-        ));
+    let text = if message.text.trim().is_empty() {
+        DEFAULT_RESULT_TITLE.to_owned()
+    } else {
+        message.text
     };
-    let Some(task) = ctx.data.tasks.get(&task_id) else {
-        return Err(Failure::request(top, "taskId", "Task not found"));
-    };
-    let closed = task.completed;
-    let rec = new_result(ctx, task_id, message.text, Some(message.id), closed);
+    let rec = new_result(ctx, task_id, text, Some(message.id), false, true);
     item_result(ctx, &rec)
 }
 
@@ -351,11 +412,7 @@ pub(crate) fn update(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<V
         fields,
         "Required field `text` is missing",
     );
-    for key in fields.keys() {
-        if key != "text" {
-            dto = dto.with_field(key, format!("Field `{key}` is not available for filling"));
-        }
-    }
+    dto = check_read_only(dto, fields);
     if dto.has_items() {
         return Err(dto);
     }
@@ -391,7 +448,7 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<V
 
 /// `tasks.task.result.list` (REST 3.0).
 pub(crate) fn list(ctx: &mut Ctx<'_>, params: &Map<String, Value>) -> Result<Value, Failure> {
-    let query = list_query::parse(params)?;
+    let query = list_query::parse(params, ctx.drop_unknown_select)?;
     let task_id = query.task_id;
     match ctx.data.tasks.get(&task_id) {
         Some(task) if task.is_member(ctx.user) => {}

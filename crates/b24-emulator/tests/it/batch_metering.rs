@@ -55,20 +55,12 @@ fn three_adds() -> serde_json::Value {
 async fn the_error_names_no_command_unless_asked_to() {
     let h = Harness::new();
     let r = h.v3(1, "batch", three_adds()).await;
-    r.assert_v3_error(
-        403,
-        "BITRIX_REST_V3_EXCEPTION_ACCESSDENIEDEXCEPTION",
-        &[(Some("taskId"), "Access denied")],
-    );
+    r.assert_v3_bare(403, "BITRIX_REST_V3_EXCEPTION_ACCESSDENIEDEXCEPTION");
     assert!(r.body["error"].get("batch").is_none(), "{}", r.body);
 
     let h = Harness::with(PortalConfig::new("localhost").v3_batch_error_progress(true));
     let r = h.v3(1, "batch", three_adds()).await;
-    r.assert_v3_error(
-        403,
-        "BITRIX_REST_V3_EXCEPTION_ACCESSDENIEDEXCEPTION",
-        &[(Some("taskId"), "Access denied")],
-    );
+    r.assert_v3_bare(403, "BITRIX_REST_V3_EXCEPTION_ACCESSDENIEDEXCEPTION");
     let progress = &r.body["error"]["batch"];
     assert_eq!(progress["failedIndex"], json!(1));
     let results = progress["results"].as_array().unwrap();

@@ -60,11 +60,7 @@ async fn chat_message_send_errors() {
         );
     send(1, json!({"fields":{"taskId":52,"text":"x"}}))
         .await
-        .assert_v3_error(
-            403,
-            "BITRIX_REST_V3_EXCEPTION_ACCESSDENIEDEXCEPTION",
-            &[(Some("taskId"), "Access denied")],
-        );
+        .assert_v3_bare(403, "BITRIX_REST_V3_EXCEPTION_ACCESSDENIEDEXCEPTION");
     assert_eq!(h.portal.messages(59).len(), 1);
 }
 

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use b24_emulator::{Clock, Emulator, ManualClock, PortalConfig, MAX_HEADER_READ_TIMEOUT, MAX_TTL};
+use b24_emulator::{
+    Clock, Emulator, IdempotencyKeys, ManualClock, PortalConfig, MAX_HEADER_READ_TIMEOUT, MAX_TTL,
+};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -49,7 +51,11 @@ async fn access_token_ttl_of_duration_max_is_capped_at_ten_years() {
 
 #[tokio::test]
 async fn idempotency_ttl_of_duration_max_still_replays() {
-    let h = Harness::with(PortalConfig::new("localhost").idempotency_ttl(Duration::MAX));
+    let h = Harness::with(
+        PortalConfig::new("localhost")
+            .idempotency_keys(IdempotencyKeys::Honoured)
+            .idempotency_ttl(Duration::MAX),
+    );
     let body = json!({"fields":{"taskId":51,"text":"kept"}});
     let key = [("idempotency-key", "k-max")];
     let first = h

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use b24_emulator::{Emulator, Fault};
+use b24_emulator::{Emulator, Fault, IdempotencyKeys, PortalConfig};
 use serde_json::json;
 
 use crate::support::Harness;
@@ -193,11 +193,17 @@ async fn oversized_body_over_socket_is_413() {
 
 const ADD: &str = "tasks.task.result.add";
 
+/// A portal that honours `Idempotency-Key` as documented
+/// (https://apidocs.bitrix24.com/api-reference/rest-v3.html#idempotency).
+fn keyed() -> Harness {
+    Harness::with(PortalConfig::new("localhost").idempotency_keys(IdempotencyKeys::Honoured))
+}
+
 #[tokio::test]
 async fn slow_fault_lets_a_same_key_repeat_run_while_the_first_is_running() {
     // Two concurrent requests with the same key may both run: the key's answer is
     // stored only when the first has finished.
-    let h = Harness::new();
+    let h = keyed();
     h.portal
         .inject(Fault::slow(Duration::from_millis(300)).on(ADD));
     let body = json!({"fields":{"taskId":51,"text":"once"}});
@@ -244,7 +250,7 @@ async fn slow_fault_lets_a_same_key_repeat_run_while_the_first_is_running() {
 async fn slow_fault_finds_a_stored_answer_on_arrival() {
     // The key is looked up when the call arrives: a slow repeat of a finished write
     // is replayed, and nothing waits.
-    let h = Harness::new();
+    let h = keyed();
     let body = json!({"fields":{"taskId":51,"text":"once"}});
     let key = [("Idempotency-Key", "slow-2")];
     let first = h.v3_with(1, ADD, body.clone(), &key).await;
@@ -293,7 +299,7 @@ async fn delay_fault_comes_before_the_idempotency_lookup() {
     // A delayed call reaches the portal late: a repeat sent meanwhile runs first, and
     // the delayed call then gets the repeat's stored answer. It cannot show two
     // same-key requests running at once (that is `slow`).
-    let h = Harness::new();
+    let h = keyed();
     h.portal
         .inject(Fault::delay(Duration::from_millis(300)).on(ADD));
     let body = json!({"fields":{"taskId":51,"text":"once"}});

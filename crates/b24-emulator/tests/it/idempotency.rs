@@ -1,15 +1,22 @@
-//! Idempotency-Key on REST 3.0 writes.
+//! Idempotency-Key on REST 3.0 writes, as the documentation describes it
+//! (https://apidocs.bitrix24.com/api-reference/rest-v3.html#idempotency), selected with
+//! `IdempotencyKeys::Honoured`; by default the header is ignored, as the server code
+//! has no key handling.
 
-use b24_emulator::{IdempotencyBodyMatch, PortalConfig};
+use b24_emulator::{IdempotencyBodyMatch, IdempotencyKeys, PortalConfig};
 use serde_json::json;
 
 use crate::support::{Harness, Reply};
 
 const ADD: &str = "tasks.task.result.add";
 
+fn honoured() -> Harness {
+    Harness::with(PortalConfig::new("localhost").idempotency_keys(IdempotencyKeys::Honoured))
+}
+
 #[tokio::test]
 async fn replay_returns_the_stored_answer_without_a_second_write() {
-    let h = Harness::new();
+    let h = honoured();
     let body = json!({"fields":{"taskId":51,"text":"once"}});
     let key = [("Idempotency-Key", "add-once-1")];
     let first = h.v3_with(1, ADD, body.clone(), &key).await;
@@ -41,7 +48,7 @@ async fn replay_returns_the_stored_answer_without_a_second_write() {
 
 #[tokio::test]
 async fn same_key_with_another_body_is_422() {
-    let h = Harness::new();
+    let h = honoured();
     let key = [("Idempotency-Key", "k1")];
     h.v3_with(1, ADD, json!({"fields":{"taskId":51,"text":"a"}}), &key)
         .await;
@@ -58,7 +65,7 @@ async fn same_key_with_another_body_is_422() {
 
 #[tokio::test]
 async fn invalid_keys_are_400() {
-    let h = Harness::new();
+    let h = honoured();
     let body = json!({"fields":{"taskId":51,"text":"a"}});
     let long = "k".repeat(256);
     for bad in ["", long.as_str(), "tab\there", "ключ"] {
@@ -86,7 +93,7 @@ async fn invalid_keys_are_400() {
 
 #[tokio::test]
 async fn errors_are_not_stored() {
-    let h = Harness::new();
+    let h = honoured();
     let key = [("Idempotency-Key", "retry-me")];
     let body = json!({"fields":{"taskId":53,"text":"a"}});
     // User 3 is not a member of task 53 yet.
@@ -109,7 +116,7 @@ async fn errors_are_not_stored() {
 
 #[tokio::test]
 async fn ignored_on_classic_and_on_reads() {
-    let h = Harness::new();
+    let h = honoured();
     let secret = h.secret(1);
     for _ in 0..2 {
         let req = http::Request::post(format!("/rest/1/{secret}/im.message.add"))
@@ -153,7 +160,7 @@ fn oauth_body(token: &str) -> String {
 
 #[tokio::test]
 async fn by_default_a_refreshed_token_in_the_body_still_replays() {
-    let h = Harness::new();
+    let h = honoured();
     let (first_token, _) = h.portal.issue_tokens(1).unwrap();
     let (second_token, _) = h.portal.issue_tokens(1).unwrap();
     let first = oauth_keyed(&h, "k-auth", oauth_body(first_token.expose_secret())).await;
@@ -175,7 +182,9 @@ async fn by_default_a_refreshed_token_in_the_body_still_replays() {
 #[tokio::test]
 async fn exact_matching_compares_the_body_as_sent_auth_included() {
     let h = Harness::with(
-        PortalConfig::new("localhost").idempotency_body_match(IdempotencyBodyMatch::Exact),
+        PortalConfig::new("localhost")
+            .idempotency_keys(IdempotencyKeys::Honoured)
+            .idempotency_body_match(IdempotencyBodyMatch::Exact),
     );
     let (first_token, _) = h.portal.issue_tokens(1).unwrap();
     let (second_token, _) = h.portal.issue_tokens(1).unwrap();

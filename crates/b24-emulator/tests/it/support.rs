@@ -48,6 +48,20 @@ impl Reply {
         assert_eq!(got, want, "validation of {}", self.body);
     }
 
+    /// Asserts a REST 3.0 error whose body has no `validation` list and no `time`, as
+    /// the server sends ACCESSDENIEDEXCEPTION and UNKNOWNDTOPROPERTYEXCEPTION about
+    /// `fields` (`rest/lib/V3/Exception/RestException.php`).
+    #[track_caller]
+    pub fn assert_v3_bare(&self, status: u16, code: &str) {
+        self.assert_v3_error(status, code, &[]);
+        assert!(
+            self.body["error"].get("validation").is_none(),
+            "no validation in {}",
+            self.body
+        );
+        assert!(self.body.get("time").is_none(), "no time in {}", self.body);
+    }
+
     /// Asserts a classic error.
     #[track_caller]
     pub fn assert_classic_error(&self, status: u16, code: &str, description: &str) {

@@ -170,8 +170,8 @@ impl PreparedCall {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] for a malformed method name, invalid parameters, an
-    /// `auth` key among the parameters, or a non-object body on an OAuth portal.
+    /// [`Error::InvalidInput`] for a malformed method name, invalid parameters or an
+    /// `auth` key among the parameters.
     pub fn new<M: Method>(portal: &Portal, method: &M) -> Result<Self, Error> {
         Self::with_user_agent(portal, method, DEFAULT_USER_AGENT)
     }
@@ -204,14 +204,6 @@ impl PreparedCall {
         validate_method_name(name)?;
         let api = method.api();
         let body = method.body_json()?;
-        if portal.is_oauth() && body.first() != Some(&b'{') {
-            return Err(InputError::param(
-                "auth",
-                "this method's body is not a JSON object, so an OAuth access token \
-                 cannot be added to it",
-            )
-            .into());
-        }
         let uri = build_uri(portal, api, name)?;
         Ok(Self {
             portal: portal.clone(),
@@ -276,7 +268,15 @@ impl PreparedCall {
         access_token: Option<&AccessToken>,
         idempotency_key: Option<&IdempotencyKey>,
     ) -> Result<http::Request<Bytes>, Error> {
+        let mut bearer = None;
         let body = match (self.portal.is_oauth(), access_token) {
+            // A body that is not a JSON object (a REST 3.0 batch's array) cannot carry
+            // `auth`: the token goes in `Authorization: Bearer`, which the server
+            // accepts on both APIs.
+            (true, Some(token)) if !token.is_empty() && self.body.first() != Some(&b'{') => {
+                bearer = Some(bearer_value(token)?);
+                self.body.clone()
+            }
             (true, Some(token)) if !token.is_empty() => self.oauth_body(token)?,
             (true, _) => return Err(InputError::MissingAccessToken.into()),
             (false, Some(_)) => {
@@ -294,6 +294,9 @@ impl PreparedCall {
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, self.user_agent.clone());
+        if let Some(value) = bearer {
+            builder = builder.header(http::header::AUTHORIZATION, value);
+        }
         if let Some(key) = idempotency_key {
             if !self.honours_key {
                 return Err(unhonoured_key(self.api).into());
@@ -344,6 +347,14 @@ pub(crate) fn unhonoured_key(api: Api) -> InputError {
         "classic methods do not honour idempotency keys; only REST 3.0 does"
     };
     InputError::param("Idempotency-Key", reason)
+}
+
+/// `Bearer <token>`, marked sensitive so that HTTP stacks never log it.
+fn bearer_value(token: &AccessToken) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+        .map_err(|_| InputError::param("auth", "the access token is not a valid header value"))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Inserts `"auth":"<token>"` as the first key of a serialised JSON object.

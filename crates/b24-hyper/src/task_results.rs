@@ -77,11 +77,84 @@ impl TaskResults {
     ///
     /// # Errors
     ///
-    /// As [`Client::execute`]; e.g. `REQUESTVALIDATIONEXCEPTION` when the message is
-    /// not from a task chat, `ACCESSDENIEDEXCEPTION` without access.
+    /// As [`Client::execute`]; e.g. `ACCESSDENIEDEXCEPTION` (403) when the message
+    /// does not exist, is not in a task chat, or its task cannot be read;
+    /// [`WriteOutcomeUnknown`](b24_core::Error::WriteOutcomeUnknown) when the write
+    /// may have run and the portal has not shown that it honours
+    /// `Idempotency-Key` (then [`find_from_message`](Self::find_from_message) tells,
+    /// or use [`add_from_chat_message_in_task`](Self::add_from_chat_message_in_task)).
     pub async fn add_from_chat_message(&self, message_id: MessageId) -> Result<TaskResult, Error> {
         let method = TaskResultAddFromChatMessage::new(message_id);
         Ok(self.client.execute(&self.portal, method).await?.result)
+    }
+
+    /// [`add_from_chat_message`](Self::add_from_chat_message) for a message of
+    /// `task_id`'s chat, reconciled: when the outcome is unknown (the write may have
+    /// run, and the portal has not shown that it honours `Idempotency-Key`, so
+    /// repeating it could make a second result), the task's results are read:
+    ///
+    /// - a result made from the message means the write ran: it is returned;
+    /// - none, once the first attempt has surely finished (the retry policy's
+    ///   in-flight grace after it was sent), proves that it did not run: the write is
+    ///   sent again (at most twice in all).
+    ///
+    /// A result made from the same message before this call counts as made by it: a
+    /// message is rarely meant to become two results.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_from_chat_message`](Self::add_from_chat_message), and as
+    /// [`list`](Self::list) for the reads.
+    pub async fn add_from_chat_message_in_task(
+        &self,
+        task_id: TaskId,
+        message_id: MessageId,
+    ) -> Result<TaskResult, Error> {
+        let grace = self.client.inner.settings.policy.in_flight_grace;
+        let mut rounds = 0;
+        loop {
+            let sent = tokio::time::Instant::now();
+            let err = match self.add_from_chat_message(message_id).await {
+                Err(Error::Core(e @ b24_core::Error::WriteOutcomeUnknown { .. })) => e,
+                other => return other,
+            };
+            rounds += 1;
+            if let Some(found) = self.find_from_message(task_id, message_id).await? {
+                return Ok(found);
+            }
+            // The first attempt may still be running on the portal: look again once
+            // it has surely finished.
+            tokio::time::sleep_until(crate::transport::instant_after(sent, grace)).await;
+            if let Some(found) = self.find_from_message(task_id, message_id).await? {
+                return Ok(found);
+            }
+            if rounds >= 2 {
+                return Err(Error::Core(err));
+            }
+        }
+    }
+
+    /// The result of `task_id` made from `message_id`, if there is one: the check to
+    /// run after [`add_from_chat_message`](Self::add_from_chat_message) ended with
+    /// [`WriteOutcomeUnknown`](b24_core::Error::WriteOutcomeUnknown). Reads every
+    /// result of the task (keyset paging).
+    ///
+    /// # Errors
+    ///
+    /// As [`list`](Self::list).
+    pub async fn find_from_message(
+        &self,
+        task_id: TaskId,
+        message_id: MessageId,
+    ) -> Result<Option<TaskResult>, Error> {
+        let mut results = self.list(TaskResultList::for_task(task_id));
+        while let Some(result) = results.next().await {
+            let result = result?;
+            if result.message_id == Some(message_id) {
+                return Ok(Some(result));
+            }
+        }
+        Ok(None)
     }
 
     /// `tasks.task.result.add`: adds a result with this text to a task.

@@ -204,8 +204,8 @@ mod tests {
         assert_eq!(
             Lines::of(&BudgetConfig::default()),
             Lines {
-                hold_line: 475_000,
-                slow_line: 384_000,
+                hold_line: 415_000,
+                slow_line: 336_000,
                 max_spacing: 7_000,
                 reset_margin: 1_000
             }

@@ -190,7 +190,7 @@ mod tests {
     #[test]
     fn commands_fit_under_the_hold_line_then_wait_for_the_reset() {
         let now = Timestamp::from_unix_secs(1_000_000);
-        let mut b = Budgets::new(BudgetConfig::default());
+        let mut b = Budgets::new(BudgetConfig::default().limit(Duration::from_secs(480)));
         assert_eq!(b.capacity("m", now), Capacity::Unlimited);
         // 450 s spent, 9 s a command, hold line 475 s: two more fit.
         b.record("m", &time(450.0, 1_000_500, 9.0), now);

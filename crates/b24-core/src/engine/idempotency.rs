@@ -74,15 +74,19 @@ impl KeyGenerator {
 /// header; each [`PortalState`](super::PortalState) records what the answers to keyed
 /// writes showed:
 ///
-/// - [`KeySupport::Unknown`] until such an answer is seen: keys are trusted as
-///   documented;
-/// - [`KeySupport::Supported`] once an answer (any status) echoes the key sent;
+/// - [`KeySupport::Unknown`] until such an answer is seen;
+/// - [`KeySupport::Supported`] once an answer (any status) echoes the key sent, or
+///   the portal refuses a key as reused (only a portal that keeps keys can);
 /// - [`KeySupport::Unsupported`] once a 2xx answer lacks the echo.
 ///
 /// The latest evidence wins (an echo of another value is none), and each change is
-/// reported as [`Event::KeySupportChanged`](super::Event::KeySupportChanged). While a
-/// portal is `Unsupported`, keys are still sent, but a key no longer counts as
-/// protection: a write that may have run is not repeated, as if it had no key.
+/// reported as [`Event::KeySupportChanged`](super::Event::KeySupportChanged). Keys
+/// are always sent, but a key counts as protection only once the portal has shown
+/// that it honours keys (`Supported`): the server code of some portal versions has no
+/// key handling at all, so until then a write that may have run is not repeated, as
+/// if it had no key, and ends with
+/// [`Error::WriteOutcomeUnknown`](crate::Error::WriteOutcomeUnknown) unless the
+/// caller can check (see `b24-hyper`'s reconciling `add_from_chat_message_in_task`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum KeySupport {
@@ -97,9 +101,10 @@ pub enum KeySupport {
 }
 
 impl KeySupport {
-    /// Whether a key counts as protection against a duplicate write.
+    /// Whether a key counts as protection against a duplicate write: only once the
+    /// portal has shown that it honours keys.
     pub fn protects(self) -> bool {
-        self != KeySupport::Unsupported
+        self == KeySupport::Supported
     }
 
     fn to_u8(self) -> u8 {

@@ -343,15 +343,10 @@ impl Method for BatchV3 {
     fn honours_idempotency_key(&self) -> bool {
         false
     }
-    /// The commands' methods, each once, in order: the platform charges each command
-    /// to its own method and does not count the outer `batch` call.
+    /// `batch` alone: the platform meters only the outer call of a REST 3.0 batch (the
+    /// commands inside pass no load limiter, and the answer's `time.operating` is the
+    /// batch's), so a batch is never held because one of its commands' methods is.
     fn budget_methods(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::with_capacity(self.commands.len());
-        for command in &self.commands {
-            if !names.contains(&command.method.as_str()) {
-                names.push(&command.method);
-            }
-        }
-        names
+        vec![Self::NAME]
     }
 }

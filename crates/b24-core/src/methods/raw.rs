@@ -129,14 +129,15 @@ impl Method for RawCall {
             })
     }
     /// The method's own name; for a classic `batch`, the methods named in its `cmd`
-    /// (each once; the outer call is not counted); for a REST 3.0 `batch`,
-    /// whose commands a raw call cannot carry, none.
+    /// (each once; the outer call is not counted); for a REST 3.0 `batch`, `batch`
+    /// itself (the platform meters only the outer call).
     fn budget_methods(&self) -> Vec<&str> {
         if !self.name.eq_ignore_ascii_case("batch") {
             return vec![self.name.as_str()];
         }
+        // The platform meters a REST 3.0 batch as the one call `batch`.
         if self.api != Api::Classic {
-            return Vec::new();
+            return vec![self.name.as_str()];
         }
         let commands: Vec<&Value> = match self.params.get("cmd") {
             Some(Value::Object(map)) => map.values().collect(),

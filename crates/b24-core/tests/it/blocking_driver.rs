@@ -100,16 +100,19 @@ fn an_unkeyed_write_is_not_repeated_after_it_may_have_been_sent() {
     )
     .unwrap();
     let err = driver.call(&portal(), post).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            b24_core::Error::Transport {
-                sent: SentState::MaybeSent,
-                ..
-            }
+    match &err {
+        b24_core::Error::WriteOutcomeUnknown { attempts: 1, last } => assert!(
+            matches!(
+                **last,
+                b24_core::Error::Transport {
+                    sent: SentState::MaybeSent,
+                    ..
+                }
+            ),
+            "{last:?}"
         ),
-        "{err:?}"
-    );
+        other => panic!("expected WriteOutcomeUnknown, got {other:?}"),
+    }
     assert_eq!(*calls.borrow(), 1);
     assert!(!err.to_string().contains("s3cret"));
 }

@@ -213,7 +213,7 @@ fn raw_calls_in_both_apis() {
 }
 
 #[test]
-fn batch_body_is_an_array_for_webhooks_and_refused_for_oauth() {
+fn batch_body_is_an_array_with_the_oauth_token_in_a_bearer_header() {
     let cmd = BatchCommand::new(
         "tasks.task.get",
         json!({"id":289,"select":["id","title"]})
@@ -232,10 +232,24 @@ fn batch_body_is_an_array_for_webhooks_and_refused_for_oauth() {
         body_json(&req),
         fixture(include_str!("fixtures/batch/request.json"))
     );
-    let err = PreparedCall::new(&oauth(), &batch).unwrap_err();
+    // An array body cannot carry `auth`: with OAuth the token goes in
+    // `Authorization: Bearer`, which the server accepts (rest/lib/oauth/auth.php),
+    // marked sensitive so that no HTTP stack logs it.
+    let call = PreparedCall::new(&oauth(), &batch).unwrap();
+    let token = AccessToken::new("oauth-access-token-1");
+    let req = call.request(Some(&token), None).unwrap();
+    let auth = req.headers().get(http::header::AUTHORIZATION).unwrap();
+    assert_eq!(auth.to_str().unwrap(), "Bearer oauth-access-token-1");
+    assert!(auth.is_sensitive());
+    assert_eq!(
+        body_json(&req),
+        fixture(include_str!("fixtures/batch/request.json"))
+    );
+    assert!(!format!("{req:?}").contains("oauth-access-token-1"));
+    // Without a token it is refused before anything is built.
     assert!(matches!(
-        err,
-        Error::InvalidInput(InputError::Param { ref field, .. }) if field == "auth"
+        call.request(None, None),
+        Err(Error::InvalidInput(InputError::MissingAccessToken))
     ));
 }
 

@@ -18,13 +18,13 @@ use b24_core::{Api, Error, IdempotencyKey, InputError, Method};
 
 use crate::engine_support::{
     add_from_chat, answer, body_text, classic_error, current, drive, drive_with, im_add,
-    invalid_grant, item_ok, key_of, oauth, oauth_state, ready, respond, t0, token_answer,
-    token_store, v3_error, verdict, webhook, Seen, Step, T0,
+    invalid_grant, item_ok, key_of, maybe_ran, oauth, oauth_state, ready, respond, t0,
+    token_answer, token_store, v3_error, verdict, webhook, Seen, Step, T0,
 };
 
 #[test]
 fn a_503_storm_then_success() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     let reset = T0 / 1000 + 300;
     let run = drive(
@@ -92,7 +92,7 @@ fn a_503_storm_then_success() {
 
 #[test]
 fn a_503_storm_longer_than_the_attempts_gives_up() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let opts = ExchangeOptions::new().policy(RetryPolicy::default().max_attempts(3));
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
     let storm = (0..3)
@@ -109,7 +109,7 @@ fn a_503_storm_longer_than_the_attempts_gives_up() {
 
 #[test]
 fn overload_limit_is_never_retried() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     let run = drive(
         ex,
@@ -124,7 +124,7 @@ fn overload_limit_is_never_retried() {
 
 #[test]
 fn validation_errors_are_never_retried() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     let run = drive(
         ex,
@@ -143,7 +143,7 @@ fn validation_errors_are_never_retried() {
 
 #[test]
 fn a_timeout_on_addfromchatmessage_is_retried_with_the_same_key() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     let reset = T0 / 1000 + 300;
     let replayed = http::Response::builder()
@@ -182,7 +182,7 @@ fn a_timeout_on_addfromchatmessage_is_retried_with_the_same_key() {
 
 #[test]
 fn a_user_key_is_sent_instead_of_a_generated_one() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let key = b24_core::IdempotencyKey::new("order-4711-result").unwrap();
     let opts = ExchangeOptions::new().idempotency_key(key);
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
@@ -207,12 +207,12 @@ fn a_user_key_is_sent_instead_of_a_generated_one() {
 
 #[test]
 fn a_maybe_sent_failure_on_a_write_without_a_key_is_not_retried() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     // Classic im.message.add: no idempotency keys exist there.
     let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
     assert!(ex.idempotency_key().is_none());
     let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
-    match run.result {
+    match run.result.map_err(maybe_ran) {
         Err(Error::Transport {
             kind: TransportErrorKind::Timeout,
             sent: SentState::MaybeSent,
@@ -236,7 +236,7 @@ fn a_maybe_sent_failure_on_a_write_without_a_key_is_not_retried() {
     );
     assert!(key_of(&run.sent[0]).is_none());
     assert!(matches!(
-        run.result,
+        run.result.map_err(maybe_ran),
         Err(Error::Transport {
             sent: SentState::MaybeSent,
             ..
@@ -250,7 +250,7 @@ fn a_maybe_sent_failure_on_a_write_without_a_key_is_not_retried() {
     let ex = Exchange::with_options(&webhook(), add, &state, opts).unwrap();
     let run = drive(ex, vec![answer(502, "<html>Bad Gateway</html>")], t0());
     assert!(matches!(
-        run.result,
+        run.result.map_err(maybe_ran),
         Err(Error::UnexpectedBody { status: 502, .. })
     ));
     assert_eq!(run.sent.len(), 1);
@@ -258,7 +258,7 @@ fn a_maybe_sent_failure_on_a_write_without_a_key_is_not_retried() {
 
 #[test]
 fn a_not_sent_failure_on_a_write_without_a_key_is_retried() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
     let run = drive(
         ex,
@@ -281,7 +281,7 @@ fn a_not_sent_failure_on_a_write_without_a_key_is_retried() {
 
 #[test]
 fn a_429_is_waited_out_when_the_reset_is_near_enough() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     let reset_secs = T0 / 1000 + 30;
     let body = format!(
@@ -308,7 +308,7 @@ fn a_429_is_waited_out_when_the_reset_is_near_enough() {
     ));
 
     // The margin is a policy setting.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let opts = ExchangeOptions::new()
         .policy(RetryPolicy::default().reset_margin(Duration::from_millis(2_500)));
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
@@ -329,7 +329,7 @@ fn a_429_is_waited_out_when_the_reset_is_near_enough() {
 
 #[test]
 fn a_429_with_a_far_reset_is_a_typed_error_and_holds_later_calls() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let opts = ExchangeOptions::new()
         .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(10)));
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts.clone()).unwrap();
@@ -368,7 +368,7 @@ fn a_429_with_a_far_reset_is_a_typed_error_and_holds_later_calls() {
 
 #[test]
 fn a_429_without_reset_uses_the_fallback() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     let run = drive(
         ex,
@@ -391,7 +391,9 @@ fn a_429_without_reset_uses_the_fallback() {
 
 #[test]
 fn the_budget_holds_a_method_near_its_limit_before_sending() {
-    let state = PortalState::new(7).budget(BudgetConfig::default());
+    let state = PortalState::new(7)
+        .assume_key_support(KeySupport::Supported)
+        .budget(BudgetConfig::default());
     let reset_secs = T0 / 1000 + 20;
     // A reply reports 478 s of 480 s used.
     let body = item_ok(reset_secs).replace(r#""operating":0.5"#, r#""operating":478"#);
@@ -412,7 +414,7 @@ fn the_budget_holds_a_method_near_its_limit_before_sending() {
 
 #[test]
 fn the_limiter_gives_concurrent_calls_distinct_slots() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let mut sent_now = 0;
     let mut waited = Vec::new();
     let mut exchanges: Vec<_> = (0..52)
@@ -697,7 +699,7 @@ fn invalid_grant_with_the_store_unchanged_fails_and_releases_the_lease() {
 
 #[test]
 fn a_webhook_401_is_not_refreshed() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
     let run = drive(ex, vec![answer(401, &classic_error("NO_AUTH_FOUND"))], t0());
     assert_eq!(
@@ -708,7 +710,7 @@ fn a_webhook_401_is_not_refreshed() {
 
 #[test]
 fn the_deadline_stops_retries() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let opts = ExchangeOptions::new().policy(
         RetryPolicy::default()
             .max_attempts(10)
@@ -750,7 +752,7 @@ fn the_deadline_stops_retries() {
 
 #[test]
 fn driving_out_of_order_is_a_typed_error() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let mut ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
     assert!(matches!(ex.poll(t0()), Action::Send(_)));
     assert!(matches!(
@@ -786,22 +788,23 @@ fn is_key_refusal(err: &Error) -> bool {
 
 #[test]
 fn a_batch_with_writes_gets_no_key_and_is_not_repeated_once_it_may_have_run() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let batch = batch_with_a_write();
     assert!(!batch.honours_idempotency_key());
     let ex = Exchange::new(&webhook(), batch.clone(), &state).unwrap();
     assert!(ex.idempotency_key().is_none());
     let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
+    let result = run.result.map_err(maybe_ran);
     assert!(
         matches!(
-            run.result,
+            result,
             Err(Error::Transport {
                 sent: SentState::MaybeSent,
                 ..
             })
         ),
         "{:?}",
-        run.result.err()
+        result.err()
     );
     assert_eq!(run.sent.len(), 1, "a batch holding a write is not repeated");
     assert!(
@@ -837,7 +840,7 @@ fn a_batch_with_writes_gets_no_key_and_is_not_repeated_once_it_may_have_run() {
 
 #[test]
 fn a_batch_of_reads_is_repeated_without_a_key() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let get = TaskGet::for_chat(TaskId::new(51).unwrap());
     let batch = BatchV3::new()
         .push(BatchCommand::from_method(&get).unwrap())
@@ -858,7 +861,7 @@ fn a_batch_of_reads_is_repeated_without_a_key() {
 
 #[test]
 fn a_key_on_a_read_is_refused() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let opts = ExchangeOptions::new().idempotency_key(IdempotencyKey::new("read-1").unwrap());
     let err = Exchange::with_options(
         &webhook(),
@@ -872,7 +875,7 @@ fn a_key_on_a_read_is_refused() {
 
 #[test]
 fn raw_calls_state_whether_keys_are_honoured() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let timeout_then_ok = || {
         vec![
             Step::Fail(TransportFailure::timeout()),
@@ -921,7 +924,7 @@ fn raw_calls_state_whether_keys_are_honoured() {
 #[test]
 fn error_accessors_follow_last_through_every_wrapper() {
     use b24_core::types::ErrorClass;
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
 
     // Gave up after repeated QUERY_LIMIT_EXCEEDED.
     let opts = ExchangeOptions::new().policy(RetryPolicy::default().max_attempts(2));
@@ -1105,12 +1108,12 @@ fn get_command() -> BatchCommand {
 }
 
 #[test]
-fn a_batch_is_charged_to_its_commands_methods() {
+fn a_rest_v3_batch_is_charged_to_batch_alone() {
+    // The platform meters only the outer call of a REST 3.0 batch
+    // (rest/classes/general/RestApiServer.php); the classic batch charges each
+    // command to its own method (rest.php).
     let batch = commands_batch(&[add_command(), get_command(), add_command()]);
-    assert_eq!(
-        batch.budget_methods(),
-        vec!["tasks.task.result.add", "tasks.task.get"]
-    );
+    assert_eq!(batch.budget_methods(), vec!["batch"]);
     assert_eq!(
         add_from_chat().budget_methods(),
         vec![add_from_chat().name()]
@@ -1124,57 +1127,56 @@ fn a_batch_is_charged_to_its_commands_methods() {
         .unwrap()
         .with_params(cmd);
     assert_eq!(classic.budget_methods(), vec!["user.get", "im.message.add"]);
-    assert!(RawCall::new("batch", Api::V3)
-        .unwrap()
-        .budget_methods()
-        .is_empty());
+    assert_eq!(
+        RawCall::new("batch", Api::V3).unwrap().budget_methods(),
+        vec!["batch"]
+    );
 }
 
 #[test]
-fn a_batch_reply_is_not_recorded_under_batch() {
+fn a_rest_v3_batch_reply_is_recorded_under_batch() {
     let budgets = Arc::new(MemoryBudgetStore::new(BudgetConfig::default()));
     let state = PortalState::new(7).budget_store(budgets.clone());
     let reset_secs = T0 / 1000 + 20;
     let ex = Exchange::new(&webhook(), commands_batch(&[get_command()]), &state).unwrap();
     let body = format!(
-        r#"{{"result":[{{"item":{{"id":51}}}}],"time":{{"operating":478,"operating_reset_at":{reset_secs}}}}}"#
+        r#"{{"result":[{{"item":{{"id":51}}}}],"time":{{"operating":4,"operating_reset_at":{reset_secs}}}}}"#
     );
     let run = drive(ex, vec![answer(200, &body)], t0());
     run.result.unwrap();
-    // Observed, but charged to nothing: not `batch`, and not the command's method.
-    assert!(run.events.iter().any(|e| matches!(
-        e,
-        Event::OperatingReported {
-            operating_ms: 478_000,
-            ..
-        }
-    )));
-    assert_eq!(budgets.reset_at("batch"), None);
-    assert_eq!(budgets.reset_at("tasks.task.get"), None);
-    // So a following batch is not held.
-    let ex = Exchange::new(&webhook(), commands_batch(&[get_command()]), &state).unwrap();
-    let run = drive(
-        ex,
-        vec![answer(200, r#"{"result":[{"item":{"id":51}}]}"#)],
-        run.now,
+    // The answer's time is the batch's: charged to `batch`, not to the command's method.
+    assert_eq!(
+        budgets.reset_at("batch"),
+        Some(Timestamp::from_unix_secs(reset_secs))
     );
-    run.result.unwrap();
-    assert!(run.waits.is_empty(), "{:?}", run.waits);
+    assert_eq!(budgets.reset_at("tasks.task.get"), None);
 }
 
 #[test]
-fn a_batch_is_held_while_any_of_its_methods_is_held() {
+fn a_rest_v3_batch_is_not_held_by_its_commands_methods() {
     let state = PortalState::new(7);
     let reset_secs = T0 / 1000 + 20;
-    // A reply reports tasks.task.result.add at 478 s of 480 s.
+    // A reply reports tasks.task.result.add at 478 s of 420 s: the method is held.
     let body = item_ok(reset_secs).replace(r#""operating":0.5"#, r#""operating":478"#);
     let add = TaskResultAdd::new(TaskId::new(51).unwrap(), "x").unwrap();
     let ex = Exchange::new(&webhook(), add, &state).unwrap();
-    let run = drive(ex, vec![answer(200, &body)], t0());
-    run.result.unwrap();
-    let now = run.now;
+    drive(ex, vec![answer(200, &body)], t0()).result.unwrap();
+    let add = TaskResultAdd::new(TaskId::new(51).unwrap(), "x").unwrap();
+    let ex = Exchange::with_options(
+        &webhook(),
+        add,
+        &state,
+        ExchangeOptions::new()
+            .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(1))),
+    )
+    .unwrap();
+    assert!(matches!(
+        drive(ex, vec![], t0()).result,
+        Err(Error::OperatingLimit { last: None, .. })
+    ));
 
-    // A batch holding that method waits for its reset (+1 s) before it is sent.
+    // A batch holding that method goes at once: the portal does not meter its
+    // commands.
     let ex = Exchange::new(
         &webhook(),
         commands_batch(&[get_command(), add_command()]),
@@ -1182,52 +1184,14 @@ fn a_batch_is_held_while_any_of_its_methods_is_held() {
     )
     .unwrap();
     let ok = r#"{"result":[{"item":{"id":51}},{"item":{"id":19}}]}"#;
-    let run = drive(ex, vec![answer(200, ok)], now);
-    run.result.unwrap();
-    assert_eq!(
-        run.waits,
-        vec![(
-            Timestamp::from_unix_secs(reset_secs + 1),
-            WaitReason::BudgetReset
-        )]
-    );
-
-    // With a short maximum wait it ends without a request, naming the held method.
-    let ex = Exchange::with_options(
-        &webhook(),
-        commands_batch(&[get_command(), add_command()]),
-        &state,
-        ExchangeOptions::new()
-            .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(1))),
-    )
-    .unwrap();
-    let run = drive(ex, vec![], now);
-    match &run.result {
-        Err(Error::OperatingLimit {
-            method,
-            last: None,
-            reset_at,
-        }) => {
-            assert_eq!(method, "tasks.task.result.add");
-            assert_eq!(*reset_at, Timestamp::from_unix_secs(reset_secs + 1));
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(run.sent.is_empty());
-
-    // A batch of other methods goes at once.
-    let ex = Exchange::new(&webhook(), commands_batch(&[get_command()]), &state).unwrap();
-    let run = drive(
-        ex,
-        vec![answer(200, r#"{"result":[{"item":{"id":51}}]}"#)],
-        now,
-    );
+    let run = drive(ex, vec![answer(200, ok)], t0());
     run.result.unwrap();
     assert!(run.waits.is_empty(), "{:?}", run.waits);
+    assert_eq!(run.sent.len(), 1);
 }
 
 #[test]
-fn a_429_on_a_batch_holds_every_method_in_it() {
+fn a_429_on_a_rest_v3_batch_holds_batch_only() {
     let state = PortalState::new(7);
     let opts = ExchangeOptions::new()
         .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(10)));
@@ -1250,54 +1214,29 @@ fn a_429_on_a_batch_holds_every_method_in_it() {
         other => panic!("{other:?}"),
     }
     let now = run.now;
-    // Both command methods are held: neither goes, alone or in another batch...
-    let add = TaskResultAdd::new(TaskId::new(51).unwrap(), "x").unwrap();
-    let ex = Exchange::with_options(&webhook(), add, &state, opts.clone()).unwrap();
-    let run = drive(ex, vec![], now);
-    assert!(matches!(
-        run.result,
-        Err(Error::OperatingLimit { last: None, .. })
-    ));
+    // The commands' methods are not held: they go alone at once...
     let get = TaskGet::for_chat(TaskId::new(51).unwrap());
     let ex = Exchange::with_options(&webhook(), get, &state, opts.clone()).unwrap();
-    let run = drive(ex, vec![], now);
-    assert!(matches!(
-        run.result,
-        Err(Error::OperatingLimit { last: None, .. })
-    ));
+    let run = drive(
+        ex,
+        vec![answer(200, r#"{"result":{"item":{"id":51}}}"#)],
+        now,
+    );
+    run.result.unwrap();
+    assert!(run.waits.is_empty(), "{:?}", run.waits);
+    // ...while another batch waits for the reset.
     let ex = Exchange::with_options(
         &webhook(),
         commands_batch(&[get_command()]),
         &state,
-        opts.clone(),
+        ExchangeOptions::new()
+            .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(1))),
     )
     .unwrap();
-    assert!(drive(ex, vec![], now).result.is_err());
-    // ...while a method outside the batch goes on, and nothing is held under `batch`.
-    let ex = Exchange::with_options(&webhook(), im_add(), &state, opts).unwrap();
-    drive(ex, vec![answer(200, r#"{"result":1}"#)], now)
-        .result
-        .unwrap();
-    assert_eq!(verdict(&state, "batch", now), BudgetVerdict::Go);
-
-    // A 429 whose reset is near: the batch waits and is sent again.
-    let state = PortalState::new(7);
-    let ex = Exchange::new(
-        &webhook(),
-        commands_batch(&[get_command(), add_command()]),
-        &state,
-    )
-    .unwrap();
-    let ok = r#"{"result":[{"item":{"id":51}},{"item":{"id":19}}]}"#;
-    let run = drive(ex, vec![answer(429, &body), answer(200, ok)], t0());
-    run.result.unwrap();
-    assert_eq!(
-        run.waits,
-        vec![(
-            Timestamp::from_unix_secs(reset_secs + 1),
-            WaitReason::BudgetReset
-        )]
-    );
+    assert!(matches!(
+        drive(ex, vec![], now).result,
+        Err(Error::OperatingLimit { last: None, .. })
+    ));
 }
 
 fn replayed_answer() -> Step {
@@ -1315,7 +1254,7 @@ fn a_keyed_write_is_repeated_only_after_the_first_attempt_has_surely_finished() 
     // The connection resets while the answer is awaited: the portal may still be
     // running the write. Two requests with the same key may both run, so the repeat
     // waits until the first one has been cut off (60 s) plus the margin.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     let run = drive(
         ex,
@@ -1345,7 +1284,7 @@ fn a_keyed_write_is_repeated_only_after_the_first_attempt_has_surely_finished() 
     );
 
     // The grace is a policy setting; a longer backoff still wins over a short grace.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let opts = ExchangeOptions::new().policy(
         RetryPolicy::default()
             .in_flight_grace(Duration::from_secs(5))
@@ -1368,7 +1307,7 @@ fn a_keyed_write_is_repeated_only_after_the_first_attempt_has_surely_finished() 
 #[test]
 fn a_body_over_the_adapters_cap_ends_the_call_without_a_repeat() {
     // Neither a read (the same answer would come again) nor a keyed write is repeated.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let read = Exchange::new(
         &webhook(),
         TaskGet::for_chat(TaskId::new(51).unwrap()),
@@ -1401,7 +1340,7 @@ fn a_body_over_the_adapters_cap_ends_the_call_without_a_repeat() {
 fn a_gateway_502_or_504_gets_the_grace_before_a_keyed_write_is_repeated() {
     // A gateway answered, but the portal behind it may still be running the write.
     for status in [502u16, 504] {
-        let state = PortalState::new(7);
+        let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
         let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
         let run = drive(
             ex,
@@ -1426,7 +1365,7 @@ fn a_gateway_502_or_504_gets_the_grace_before_a_keyed_write_is_repeated() {
 #[test]
 fn no_grace_after_a_5xx_or_for_reads() {
     // A 5xx answer means the portal has finished: the usual backoff.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
     let run = drive(
         ex,
@@ -1471,12 +1410,12 @@ fn no_grace_after_a_5xx_or_for_reads() {
 
 #[test]
 fn a_grace_past_the_deadline_ends_with_the_maybe_sent_error() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let opts =
         ExchangeOptions::new().policy(RetryPolicy::default().deadline(Duration::from_secs(30)));
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
     let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
-    match run.result {
+    match run.result.map_err(maybe_ran) {
         Err(Error::Transport {
             kind: TransportErrorKind::Timeout,
             sent: SentState::MaybeSent,
@@ -1538,7 +1477,7 @@ fn a_portal_that_does_not_echo_keys_loses_key_protection() {
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-2")).unwrap();
     let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
     assert!(matches!(
-        run.result,
+        run.result.map_err(maybe_ran),
         Err(Error::Transport {
             sent: SentState::MaybeSent,
             ..
@@ -1676,7 +1615,7 @@ fn a_key_reuse_refusal_after_a_refresh_means_the_write_may_have_run() {
 #[test]
 fn a_key_reuse_refusal_with_no_earlier_maybe_run_attempt_is_a_plain_api_error() {
     // The caller's key was used before with another body: a plain refusal.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-1")).unwrap();
     let run = drive(
         ex,
@@ -1718,7 +1657,9 @@ fn a_key_reuse_refusal_with_no_earlier_maybe_run_attempt_is_a_plain_api_error() 
 fn an_impossible_reset_time_cannot_block_a_method_beyond_the_window() {
     // A reply reports the reset in milliseconds instead of seconds, near the limit.
     let budgets = Arc::new(MemoryBudgetStore::new(BudgetConfig::default()));
-    let state = PortalState::new(7).budget_store(budgets.clone());
+    let state = PortalState::new(7)
+        .assume_key_support(KeySupport::Supported)
+        .budget_store(budgets.clone());
     let garbled = T0 + 20_000; // "seconds": some fifty thousand years ahead
     let body = item_ok(garbled).replace(r#""operating":0.5"#, r#""operating":478"#);
     let ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
@@ -1760,7 +1701,7 @@ fn an_impossible_reset_time_cannot_block_a_method_beyond_the_window() {
 
 #[test]
 fn a_429_with_an_impossible_reset_blocks_the_method_for_the_window_at_most() {
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let body = format!(
         r#"{{"error":"OPERATION_TIME_LIMIT","error_description":"blocked","time":{{"operating_reset_at":{}}}}}"#,
         T0 * 1000
@@ -1794,7 +1735,7 @@ fn a_bare_503_on_an_unprotected_write_is_not_repeated() {
         "<html><body>503 Service Temporarily Unavailable</body></html>",
         "",
     ] {
-        let state = PortalState::new(7);
+        let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
         let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
         let run = drive(ex, vec![answer(503, bare)], t0());
         assert_eq!(run.sent.len(), 1);
@@ -1816,7 +1757,7 @@ fn a_bare_503_on_an_unprotected_write_is_not_repeated() {
     }
 
     // The coded rate limit says the call did not run: repeated, writes included.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::new(&webhook(), im_add(), &state).unwrap();
     let run = drive(
         ex,
@@ -1864,7 +1805,7 @@ fn a_429_with_an_unknown_code_waits_this_call_only() {
         ),
         "<html>429 Too Many Requests</html>".to_owned(),
     ] {
-        let state = PortalState::new(7);
+        let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
         let mut ex = Exchange::new(&webhook(), add_from_chat(), &state).unwrap();
         let Action::Send(_) = ex.poll(t0()) else {
             panic!("expected a send")
@@ -1893,7 +1834,7 @@ fn a_429_with_an_unknown_code_waits_this_call_only() {
     }
 
     // Past the longest wait it ends with OperatingLimit, still without holding others.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let opts = ExchangeOptions::new()
         .policy(RetryPolicy::default().max_operating_wait(Duration::from_secs(10)));
     let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, opts).unwrap();
@@ -1902,7 +1843,7 @@ fn a_429_with_an_unknown_code_waits_this_call_only() {
     assert_eq!(verdict(&state, method, run.now), BudgetVerdict::Go);
 
     // The platform's own codes do hold the method for every call.
-    let state = PortalState::new(7);
+    let state = PortalState::new(7).assume_key_support(KeySupport::Supported);
     let ex = Exchange::with_options(
         &webhook(),
         add_from_chat(),
@@ -1921,4 +1862,61 @@ fn a_429_with_an_unknown_code_waits_this_call_only() {
         verdict(&state, method, run.now),
         BudgetVerdict::Hold { .. }
     ));
+}
+
+#[test]
+fn a_key_protects_a_repeat_only_once_the_portal_has_shown_it_honours_keys() {
+    // A fresh portal: nothing seen yet. The server code of some versions has no key
+    // handling at all, so a keyed write that may have run is not repeated.
+    let state = PortalState::new(7);
+    assert_eq!(state.key_support(), KeySupport::Unknown);
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-1")).unwrap();
+    let run = drive(ex, vec![Step::Fail(TransportFailure::timeout())], t0());
+    assert_eq!(run.sent.len(), 1);
+    match run.result {
+        Err(Error::WriteOutcomeUnknown { attempts: 1, last }) => assert!(
+            matches!(
+                *last,
+                Error::Transport {
+                    sent: SentState::MaybeSent,
+                    ..
+                }
+            ),
+            "{last:?}"
+        ),
+        other => panic!("expected WriteOutcomeUnknown, got {other:?}"),
+    }
+
+    // An answer that echoes the key shows support: from then on the same failure is
+    // repeated with the same key (after the in-flight grace).
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-2")).unwrap();
+    drive(ex, vec![ok_echoing(Some("job-2"))], t0())
+        .result
+        .unwrap();
+    assert_eq!(state.key_support(), KeySupport::Supported);
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-3")).unwrap();
+    let run = drive(
+        ex,
+        vec![
+            Step::Fail(TransportFailure::timeout()),
+            ok_echoing(Some("job-3")),
+        ],
+        t0(),
+    );
+    run.result.unwrap();
+    assert_eq!(run.sent.len(), 2);
+    assert_eq!(key_of(&run.sent[0]), key_of(&run.sent[1]));
+}
+
+#[test]
+fn a_key_reuse_refusal_shows_the_portal_keeps_keys() {
+    let state = PortalState::new(7);
+    let ex = Exchange::with_options(&webhook(), add_from_chat(), &state, keyed("job-4")).unwrap();
+    let refusal = answer(
+        422,
+        &v3_error("BITRIX_REST_V3_EXCEPTION_IDEMPOTENCYKEYREUSEDEXCEPTION"),
+    );
+    let run = drive(ex, vec![refusal], t0());
+    assert!(matches!(run.result, Err(Error::Api(_))), "{:?}", run.result);
+    assert_eq!(state.key_support(), KeySupport::Supported);
 }

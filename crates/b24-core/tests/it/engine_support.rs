@@ -1,6 +1,7 @@
 //! The scripted driver and the fixtures shared by the engine tests: an `Exchange`
 //! driven on a fake clock with canned answers.
 
+use b24_core::engine::KeySupport;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +86,7 @@ pub fn token_store(access: &str, refresh: &str) -> Arc<MemoryTokenStore> {
 /// State for an OAuth credential: these tokens, refreshed with [`app`].
 pub fn oauth_state(store: Arc<MemoryTokenStore>) -> PortalState {
     PortalState::new(7)
+        .assume_key_support(KeySupport::Supported)
         .token_store(store)
         .oauth_app(Arc::new(app()))
 }
@@ -265,5 +267,14 @@ pub fn poll_past_stores<M: Method>(ex: &mut Exchange<M>, now: Timestamp) -> Acti
             Action::Store(task) => ex.handle_store(task.wait(), now),
             other => return other,
         }
+    }
+}
+
+/// The error under a WriteOutcomeUnknown: a write that may have run and was not
+/// repeated ends so, whatever its last answer.
+pub fn maybe_ran(e: Error) -> Error {
+    match e {
+        Error::WriteOutcomeUnknown { last, .. } => *last,
+        other => panic!("expected WriteOutcomeUnknown, got {other:?}"),
     }
 }

@@ -327,12 +327,16 @@ async fn a_method_near_its_budget_is_held_out_while_others_go_on() {
         Emulator::builder().portal(
             PortalConfig::new("localhost")
                 .bucket(50, 500.0)
+                .operating_limit(480.0)
                 .operating_cost("im.message.add", 9.0),
         ),
         &[],
         |b| {
-            b.bucket(BucketConfig::custom(50, 500.0).unwrap())
-                .budget(BudgetConfig::default().slow_from(1.0))
+            b.bucket(BucketConfig::custom(50, 500.0).unwrap()).budget(
+                BudgetConfig::default()
+                    .limit(std::time::Duration::from_secs(480))
+                    .slow_from(1.0),
+            )
         },
     )
     .await;

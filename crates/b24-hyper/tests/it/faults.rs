@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use b24_core::engine::RetryPolicy;
 use b24_core::Portal;
-use b24_emulator::{Emulator, Fault, PortalConfig};
+use b24_emulator::{Emulator, Fault, IdempotencyKeys, PortalConfig};
 use b24_hyper::{CallOptions, Client, Error, SentState, TimeoutStage, TransportError};
 use b24_types::{MessageId, TaskId};
 
@@ -133,7 +133,59 @@ async fn the_engine_deadline_cuts_the_attempt_and_ends_the_call() {
 #[tokio::test]
 async fn a_write_whose_connection_dropped_after_it_ran_is_not_duplicated() {
     // The emulator finishes a request at once, so a short in-flight grace is
-    // faithful here: the repeat cannot overlap the first attempt.
+    // faithful here: the repeat cannot overlap the first attempt. The portal honours
+    // keys as documented; the first keyed write's echo shows it.
+    let env = emu::start_with(
+        Emulator::builder()
+            .portal(PortalConfig::new("localhost").bucket(50, 500.0))
+            .idempotency_keys(IdempotencyKeys::Honoured),
+        &[],
+        |b| {
+            b.bucket(b24_core::engine::BucketConfig::custom(50, 500.0).unwrap())
+                .retry_policy(RetryPolicy::default().in_flight_grace(Duration::from_millis(50)))
+        },
+    )
+    .await;
+    let emu_portal = env.server.portal();
+    let results = env.client.task_results(&env.default_webhook());
+    results.add(task(51), "warm-up").await.unwrap();
+    let message = emu_portal.add_message(58, 1, "Signed off").unwrap();
+    // The portal stores the result, then drops the connection without an answer.
+    emu_portal.inject(
+        Fault::apply_then_close()
+            .on("tasks.task.result.addfromchatmessage")
+            .times(1),
+    );
+    let created = results
+        .add_from_chat_message(MessageId::new(message).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(created.message_id.map(|m| m.get()), Some(message));
+    // Repeated with the same Idempotency-Key: the portal replayed its stored answer.
+    assert_eq!(emu_portal.calls("tasks.task.result.addfromchatmessage"), 2);
+    assert_eq!(
+        emu_portal
+            .results()
+            .iter()
+            .filter(|r| r.message_id == Some(message))
+            .count(),
+        1
+    );
+    let keys: Vec<_> = emu_portal
+        .requests()
+        .iter()
+        .filter(|r| r.method == "tasks.task.result.addfromchatmessage")
+        .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1]);
+}
+
+#[tokio::test]
+async fn on_a_portal_that_ignores_keys_a_dropped_write_is_reconciled_not_repeated() {
+    // The server code of some portals has no key handling: a repeat would make a
+    // second result. The write's outcome is unknown, and reading the task's results
+    // settles it.
     let env = emu::start_with(
         Emulator::builder().portal(PortalConfig::new("localhost").bucket(50, 500.0)),
         &[],
@@ -144,30 +196,71 @@ async fn a_write_whose_connection_dropped_after_it_ran_is_not_duplicated() {
     )
     .await;
     let emu_portal = env.server.portal();
+    let results = env.client.task_results(&env.default_webhook());
     let message = emu_portal.add_message(58, 1, "Signed off").unwrap();
-    // The portal stores the result, then drops the connection without an answer.
+    let id = MessageId::new(message).unwrap();
     emu_portal.inject(
         Fault::apply_then_close()
             .on("tasks.task.result.addfromchatmessage")
             .times(1),
     );
-    let created = env
-        .client
-        .task_results(&env.default_webhook())
-        .add_from_chat_message(MessageId::new(message).unwrap())
+    // The plain call says what it knows: maybe.
+    let err = results.add_from_chat_message(id).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Core(b24_core::Error::WriteOutcomeUnknown { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(emu_portal.calls("tasks.task.result.addfromchatmessage"), 1);
+    // The check finds the result the dropped call made.
+    let found = results
+        .find_from_message(task(51), id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.message_id, Some(id));
+
+    // The reconciling call does both: one request, one result, returned.
+    let second = emu_portal.add_message(58, 1, "Signed off again").unwrap();
+    let second_id = MessageId::new(second).unwrap();
+    emu_portal.inject(
+        Fault::apply_then_close()
+            .on("tasks.task.result.addfromchatmessage")
+            .times(1),
+    );
+    let made = results
+        .add_from_chat_message_in_task(task(51), second_id)
         .await
         .unwrap();
-    assert_eq!(created.message_id.map(|m| m.get()), Some(message));
-    // Repeated with the same Idempotency-Key: the portal replayed its stored answer.
+    assert_eq!(made.message_id, Some(second_id));
     assert_eq!(emu_portal.calls("tasks.task.result.addfromchatmessage"), 2);
-    assert_eq!(emu_portal.results().len(), 1);
-    let keys: Vec<_> = emu_portal
-        .requests()
-        .iter()
-        .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
-        .collect();
-    assert_eq!(keys.len(), 2);
-    assert_eq!(keys[0], keys[1]);
+    // A write that did not run (closed before the portal ran it) is found missing
+    // after the grace and sent again: still exactly one result.
+    let third = emu_portal.add_message(58, 1, "Third").unwrap();
+    let third_id = MessageId::new(third).unwrap();
+    emu_portal.inject(
+        Fault::close()
+            .on("tasks.task.result.addfromchatmessage")
+            .times(1),
+    );
+    let made = results
+        .add_from_chat_message_in_task(task(51), third_id)
+        .await
+        .unwrap();
+    assert_eq!(made.message_id, Some(third_id));
+    for m in [message, second, third] {
+        assert_eq!(
+            emu_portal
+                .results()
+                .iter()
+                .filter(|r| r.message_id == Some(m))
+                .count(),
+            1,
+            "message {m}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use b24_core::engine::{BucketConfig, RetryPolicy};
 use b24_core::methods::TaskResultAddFromChatMessage;
 use b24_core::Reply;
-use b24_emulator::{Emulator, Fault, PortalConfig, RecordedRequest};
+use b24_emulator::{Emulator, Fault, IdempotencyKeys, PortalConfig, RecordedRequest};
 use b24_hyper::CallOptions;
 use b24_types::{MessageId, TaskId, TaskResult};
 
@@ -62,8 +62,11 @@ impl Run {
 /// first attempt and the client's attempt timeout shorter than that, under
 /// `in_flight_grace(grace)`.
 async fn slow_write(grace: Duration) -> Run {
+    // A portal that honours keys as documented.
     let env = emu::start_with(
-        Emulator::builder().portal(PortalConfig::new("localhost").bucket(50, 500.0)),
+        Emulator::builder()
+            .portal(PortalConfig::new("localhost").bucket(50, 500.0))
+            .idempotency_keys(IdempotencyKeys::Honoured),
         &[],
         |b| {
             b.bucket(BucketConfig::custom(50, 500.0).unwrap())
@@ -72,6 +75,12 @@ async fn slow_write(grace: Duration) -> Run {
     )
     .await;
     let portal = env.default_webhook();
+    // A keyed write whose answer echoes its key shows the client that keys count.
+    env.client
+        .task_results(&portal)
+        .add(TaskId::new(51).unwrap(), "warm-up")
+        .await
+        .unwrap();
     // Two reads at once leave two open connections in the pool, so neither the
     // first attempt nor the repeat spends its short timeout on a TLS handshake.
     let (a, b) = tokio::join!(

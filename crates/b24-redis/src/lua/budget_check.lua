@@ -69,7 +69,7 @@ for _, key in ipairs(KEYS) do
   end
   if not blocked and s.r and s.r > now then
     local operating = s.o or 0
-    if operating >= hold_line then
+    if operating > hold_line then
       kind, at = 2, s.r + reset_margin
     elseif operating >= slow_line then
       local span = math.max(hold_line - slow_line, 1)

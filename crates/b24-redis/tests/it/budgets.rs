@@ -33,15 +33,18 @@ const METHODS: [&str; 4] = [
 
 fn configs() -> [BudgetConfig; 3] {
     [
-        BudgetConfig::default(),
+        BudgetConfig::default().limit(Duration::from_secs(480)),
         BudgetConfig::default()
+            .limit(Duration::from_secs(480))
             .limit(Duration::from_secs(420))
             .slow_from(0.5)
             .hold_margin(Duration::from_millis(10_500))
             .max_spacing(Duration::from_millis(3_333))
             .reset_margin(Duration::from_millis(2_250)),
         // No slow zone: the slow line is the hold line.
-        BudgetConfig::default().slow_from(1.0),
+        BudgetConfig::default()
+            .limit(Duration::from_secs(480))
+            .slow_from(1.0),
     ]
 }
 
@@ -154,7 +157,7 @@ async fn randomized_sequences_agree_with_the_memory_store() {
 async fn spread_slots_are_distinct_across_backends() {
     let Some(server) = server() else { return };
     let h = host();
-    let config = BudgetConfig::default();
+    let config = BudgetConfig::default().limit(Duration::from_secs(480));
     let a = backend(&server.url()).budgets(&h, &BudgetScope::App, config);
     let b = backend(&server.url()).budgets(&h, &BudgetScope::App, config);
     let now = Timestamp::from_unix_secs(wall().as_unix_secs());
@@ -189,7 +192,11 @@ async fn spread_slots_are_distinct_across_backends() {
 async fn held_names_the_method_and_keys_expire_after_the_reset() {
     let Some(server) = server() else { return };
     let h = host();
-    let store = backend(&server.url()).budgets(&h, &BudgetScope::App, BudgetConfig::default());
+    let store = backend(&server.url()).budgets(
+        &h,
+        &BudgetScope::App,
+        BudgetConfig::default().limit(Duration::from_secs(480)),
+    );
     let now = Timestamp::from_unix_secs(wall().as_unix_secs());
     let mut t = Time::new();
     t.operating = Some(476.0);

@@ -638,6 +638,10 @@ impl<M: Method> Exchange<M> {
         // The portal refuses a key it holds a stored answer for when the body differs
         // (after a token refresh the token in the body does).
         let key_reused = err.code() == Some(&ErrorCode::V3IdempotencyKeyReused);
+        if key_reused && self.key.is_some() {
+            // Only a portal that keeps keys can refuse one as reused.
+            self.note_key_support(KeySupport::Supported);
+        }
         let gateway = matches!(status, 502 | 504);
         let facts = self.facts().answer(gateway, key_reused, false);
         self.decide(class, facts, err, reset_at, now);
@@ -731,6 +735,13 @@ impl<M: Method> Exchange<M> {
             None // an echo of something else: no evidence either way
         };
         if let Some(to) = seen {
+            self.note_key_support(to);
+        }
+    }
+
+    /// Records what an answer showed about the portal's key support.
+    fn note_key_support(&mut self, to: KeySupport) {
+        {
             self.key_support = to;
             if let Some(from) = self.state.note_key_support(to) {
                 self.events.push_back(Event::KeySupportChanged { from, to });
@@ -828,10 +839,14 @@ impl<M: Method> Exchange<M> {
                 attempts: self.attempts,
                 last: Box::new(err),
             },
-            StopReason::WriteOutcomeUnknown => Error::WriteOutcomeUnknown {
-                attempts: self.attempts,
-                last: Box::new(err),
-            },
+            // A write that may have run and may not be repeated: whatever the last
+            // answer was, its outcome is unknown.
+            StopReason::WriteOutcomeUnknown | StopReason::NotRepeatable => {
+                Error::WriteOutcomeUnknown {
+                    attempts: self.attempts,
+                    last: Box::new(err),
+                }
+            }
             StopReason::DeadlineExceeded => Error::DeadlineExceeded {
                 attempts: self.attempts,
                 last: Some(Box::new(err)),

@@ -7,10 +7,16 @@
 //! - `deps`: the dependency rules alone (also the last step of `ci`): b24-types and
 //!   b24-core stay off tokio, hyper and rustls; b24-emulator stays off b24-core and
 //!   b24-hyper.
+//! - `reliability`: the large reliability run (`xtask/src/reliability.rs`).
+//! - `fuzz`: builds and runs the cargo-fuzz targets in `fuzz/` (`xtask/src/fuzz.rs`);
+//!   `ci` runs its `--smoke` mode after the tests.
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout)]
 
 use std::process::{Command, ExitCode};
+
+mod fuzz;
+mod reliability;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,6 +26,8 @@ fn main() -> ExitCode {
         "test" => test(),
         "bench" => bench(),
         "deps" => check_core_deps(),
+        "reliability" => reliability::run(args.get(1..).unwrap_or(&[])),
+        "fuzz" => fuzz::run(args.get(1..).unwrap_or(&[])),
         _ => {
             println!("usage: cargo xtask <ci|test|bench|deps>");
             return if task == "help" {
@@ -96,6 +104,7 @@ fn ci() -> Result<(), String> {
     ])?;
     docs()?;
     test()?;
+    fuzz::smoke()?;
     check_core_deps()
 }
 

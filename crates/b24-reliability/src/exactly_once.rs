@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use b24_core::methods::{TaskResultAdd, TaskResultAddFromChatMessage};
-use b24_emulator::Fault;
+use b24_core::methods::TaskResultAdd;
+use b24_emulator::{Fault, IdempotencyKeys};
 use b24_types::{MessageId, TaskId};
 use serde_json::json;
 
@@ -53,6 +53,10 @@ pub struct ExactlyOnceConfig {
     /// The policy's in-flight grace (the wait before a key-protected write that may
     /// have reached the portal is sent again).
     pub in_flight_grace: Duration,
+    /// Whether the portal honours `Idempotency-Key` or ignores it (the server code
+    /// of some versions). Either way a write made from a message is reconciled
+    /// (`TaskResults::add_from_chat_message_in_task`) when its outcome is unknown.
+    pub keys: IdempotencyKeys,
 }
 
 impl ExactlyOnceConfig {
@@ -69,6 +73,7 @@ impl ExactlyOnceConfig {
             stall: Duration::from_millis(600),
             attempt_timeout: Duration::from_millis(400),
             in_flight_grace: Duration::from_millis(1500),
+            keys: IdempotencyKeys::Honoured,
         }
     }
 }
@@ -288,6 +293,7 @@ pub async fn run_exactly_once(
     settings.auth = config.auth;
     settings.attempt_timeout = config.attempt_timeout;
     settings.policy = settings.policy.in_flight_grace(config.in_flight_grace);
+    settings.keys = config.keys;
     let stand = Arc::new(Stand::start(&settings).await?);
     let emu = stand.emu();
 
@@ -447,14 +453,16 @@ fn note(problems: &mut Vec<String>, problem: String) {
 
 async fn one_write(stand: &Stand, write: &Write) -> Outcome {
     match write {
-        Write::FromMessage { message, .. } => match MessageId::new(*message) {
-            Ok(id) => Outcome::of(
-                &stand
+        Write::FromMessage { message, .. } => match (MessageId::new(*message), TaskId::new(TASK)) {
+            (Ok(id), Ok(task)) => {
+                let made = stand
                     .client
-                    .execute(&stand.portal, TaskResultAddFromChatMessage::new(id))
-                    .await,
-            ),
-            Err(_) => Outcome::InvalidInput,
+                    .task_results(&stand.portal)
+                    .add_from_chat_message_in_task(task, id)
+                    .await;
+                Outcome::of_result(&made)
+            }
+            _ => Outcome::InvalidInput,
         },
         Write::Add { text } => {
             let method = TaskId::new(TASK)

@@ -101,6 +101,15 @@ impl Outcome {
         }
     }
 
+    /// The outcome of a helper that returns the result itself (no `Reply`): an `Ok`
+    /// counts as not replayed.
+    pub fn of_result<T>(result: &Result<T, b24_hyper::Error>) -> Self {
+        match result {
+            Ok(_) => Outcome::Ok { replayed: false },
+            Err(err) => Self::of_error(err),
+        }
+    }
+
     /// The outcome of an adapter error.
     pub fn of_error(err: &b24_hyper::Error) -> Self {
         match err {

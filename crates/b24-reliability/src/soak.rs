@@ -209,6 +209,9 @@ pub async fn run_soak(config: &SoakConfig) -> Result<SoakReport, HarnessError> {
     // No fault is scripted: an attempt that takes long is only a slow machine.
     settings.attempt_timeout = Duration::from_secs(30);
     let stand = Arc::new(Stand::start(&settings).await?);
+    // The stand's own set-up requests (the write that shows key support) are not the
+    // soak's.
+    let set_up: u64 = stand.emu().call_counts().values().sum();
     let emu = stand.emu();
 
     // Samples from a thread of its own, so a busy runtime does not skew them.
@@ -331,7 +334,11 @@ pub async fn run_soak(config: &SoakConfig) -> Result<SoakReport, HarnessError> {
         .filter(|t| !stored.contains_key(t.as_str()))
         .count();
     let duplicates = stored.values().filter(|c| **c > 1).count();
-    let requests = emu.call_counts().values().sum();
+    let requests = emu
+        .call_counts()
+        .values()
+        .sum::<u64>()
+        .saturating_sub(set_up);
 
     let (after_warm_up, at_end) = rss_window(&rss, config.warm_up);
     Ok(SoakReport {

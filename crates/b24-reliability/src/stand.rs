@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use b24_core::engine::{BucketConfig, MemoryTokenStore, OAuthApp, RetryPolicy, TokenSet};
 use b24_core::Portal;
-use b24_emulator::{Emulator, PortalConfig, ServerHandle};
+use b24_emulator::{Emulator, IdempotencyKeys, PortalConfig, ServerHandle};
 use b24_hyper::{Client, ClientBuilder, HttpVersions};
 use b24_types::ClientSecret;
 
@@ -70,6 +70,10 @@ pub struct StandSettings {
     pub call_deadline: Duration,
     /// The client's cap on response bodies, in bytes.
     pub max_response_body: usize,
+    /// Whether the portal honours `Idempotency-Key` as documented, or ignores it as
+    /// the server code of some versions does. With `Honoured`, the stand makes one
+    /// keyed write first, so that the client has seen the portal echo a key.
+    pub keys: IdempotencyKeys,
 }
 
 impl StandSettings {
@@ -85,6 +89,7 @@ impl StandSettings {
                 .backoff(Duration::from_millis(10), Duration::from_millis(40))
                 .in_flight_grace(Duration::from_secs(1)),
             attempt_timeout: Duration::from_secs(2),
+            keys: IdempotencyKeys::Honoured,
             call_deadline: Duration::from_secs(60),
             max_response_body: b24_hyper::DEFAULT_MAX_BODY,
         }
@@ -160,6 +165,7 @@ impl Stand {
         if let Auth::OAuth { token_ttl } = settings.auth {
             config = config.access_token_ttl(token_ttl);
         }
+        let config = config.idempotency_keys(settings.keys);
         let emulator = Emulator::builder().portal(portal_config(config)).build();
         let server = emulator.serve_https().await.map_err(HarnessError::Serve)?;
         let ca = server
@@ -215,6 +221,23 @@ impl Stand {
                 (portal, Some(store))
             }
         };
+        // (Not with a body cap too small for the answer: such a stand tests the cap.)
+        if settings.keys == IdempotencyKeys::Honoured && settings.max_response_body >= 4096 {
+            // The answer echoes the key: from then on the client counts keys as
+            // protection.
+            // A result made from a message of its own, so that no figure of the
+            // methods under test (`tasks.task.result.add`) is touched.
+            let message = emu
+                .add_message(58, 1, "key support shown")
+                .map_err(|e| HarnessError::Setup(format!("warm-up message: {e}")))?;
+            let message = b24_types::MessageId::new(message)
+                .map_err(|e| HarnessError::Setup(format!("message id: {e}")))?;
+            client
+                .task_results(&portal)
+                .add_from_chat_message(message)
+                .await
+                .map_err(|e| HarnessError::Setup(format!("warm-up write: {e}")))?;
+        }
         Ok(Self {
             server,
             client,

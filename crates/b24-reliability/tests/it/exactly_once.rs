@@ -3,13 +3,19 @@
 
 use std::time::Duration;
 
+use b24_emulator::IdempotencyKeys;
 use b24_reliability::{run_exactly_once, Auth, ExactlyOnceConfig, HttpVersion};
 
 async fn small(http: HttpVersion, auth: Auth, seed: u64) {
+    small_with(http, auth, seed, IdempotencyKeys::Honoured).await;
+}
+
+async fn small_with(http: HttpVersion, auth: Auth, seed: u64, keys: IdempotencyKeys) {
     let mut config = ExactlyOnceConfig::new(160, 16, 0.10);
     config.http = http;
     config.auth = auth;
     config.seed = seed;
+    config.keys = keys;
     let report = run_exactly_once(&config).await.expect("stand");
     println!("{report}");
     assert_eq!(report.calls, 160, "{report}");
@@ -26,14 +32,11 @@ async fn small(http: HttpVersion, auth: Auth, seed: u64) {
         report.calls,
         "{report}"
     );
-    // The client's limiter kept within the portal's bucket. With tokens expiring
-    // every second, the calls that met an expired token replay together after the
-    // refresh; on a loaded machine the portal has refused a few of those replays
-    // (retried, never seen by a caller): see docs/reliability.md, known gaps.
-    match auth {
-        Auth::Webhook => assert_eq!(report.rate_limited, 0, "{report}"),
-        Auth::OAuth { .. } => assert!(report.rate_limited <= 8, "{report}"),
-    }
+    // The client's limiter kept (nearly) within the portal's bucket: a slot is
+    // granted when a call asks for it, not when its request leaves, so on a loaded
+    // machine the portal has refused a few requests (retried, never seen by a
+    // caller): see docs/reliability.md, known gaps. The soak holds it to 0.
+    assert!(report.rate_limited <= 8, "{report}");
     if let Auth::OAuth { .. } = auth {
         assert!(
             report.refreshes >= 1,
@@ -46,7 +49,7 @@ async fn small(http: HttpVersion, auth: Auth, seed: u64) {
 
 fn expiring() -> Auth {
     Auth::OAuth {
-        token_ttl: Duration::from_secs(1),
+        token_ttl: Duration::from_millis(300),
     }
 }
 
@@ -68,4 +71,23 @@ async fn http1_oauth_with_expiring_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_oauth_with_expiring_tokens() {
     small(HttpVersion::Http2, expiring(), 14).await;
+}
+
+// A portal whose server code has no key handling: a write that may have run is
+// never repeated on the strength of its key. Writes made from messages are
+// reconciled by reading the task's results; the others end as WriteOutcomeUnknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_webhook_on_a_portal_that_ignores_keys() {
+    small_with(
+        HttpVersion::Http2,
+        Auth::Webhook,
+        15,
+        IdempotencyKeys::Ignored,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_oauth_on_a_portal_that_ignores_keys() {
+    small_with(HttpVersion::Http1, expiring(), 16, IdempotencyKeys::Ignored).await;
 }

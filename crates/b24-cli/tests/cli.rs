@@ -50,7 +50,7 @@ impl Portal {
         }
     }
 
-    fn emulator(&self) -> b24_emulator::Portal {
+    fn emulator(&self) -> b24_emulator::EmulatedPortal {
         self.server.as_ref().unwrap().portal()
     }
 

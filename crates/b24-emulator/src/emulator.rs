@@ -18,14 +18,14 @@ use crate::failure::{system, Failure};
 use crate::faults::FaultAction;
 use crate::idempotency::{IdempotencyKeys, RequestBody, StoredAnswer};
 use crate::methods::{self, Ctx};
-use crate::portal::{Portal, PortalState};
-use crate::record::{redact_body, redact_form, Api, RecordedRequest};
+use crate::portal::{EmulatedPortal, PortalState};
+use crate::record::{redact_body, redact_form, Endpoint, RecordedRequest};
 use crate::wire::{parse_form, Route};
 
 /// How a request ended, as a socket would see it.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Exchange {
+pub enum WireOutcome {
     /// A complete answer.
     Response(Response<Bytes>),
     /// The connection was closed without an answer (a `close` or
@@ -49,7 +49,7 @@ pub(crate) struct PublicBase {
 }
 
 pub(crate) struct EmuInner {
-    pub(crate) portals: Vec<Portal>,
+    pub(crate) portals: Vec<EmulatedPortal>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
@@ -146,7 +146,7 @@ impl Emulator {
                 if let Some(seed) = &b.seed {
                     c = c.seed(seed.clone());
                 }
-                Portal::new(c, Arc::clone(&b.clock))
+                EmulatedPortal::new(c, Arc::clone(&b.clock))
             })
             .collect();
         Self {
@@ -166,16 +166,16 @@ impl Emulator {
     }
 
     /// The default portal (the first configured).
-    pub fn default_portal(&self) -> Portal {
+    pub fn default_portal(&self) -> EmulatedPortal {
         self.inner
             .portals
             .first()
             .cloned()
-            .unwrap_or_else(|| Portal::new(PortalConfig::new("localhost"), self.clock()))
+            .unwrap_or_else(|| EmulatedPortal::new(PortalConfig::new("localhost"), self.clock()))
     }
 
     /// The portal answering to `host`.
-    pub fn portal(&self, host: &str) -> Option<Portal> {
+    pub fn portal(&self, host: &str) -> Option<EmulatedPortal> {
         let host = host.to_ascii_lowercase();
         self.inner
             .portals
@@ -185,7 +185,7 @@ impl Emulator {
     }
 
     /// Every portal, the default first.
-    pub fn portals(&self) -> Vec<Portal> {
+    pub fn portals(&self) -> Vec<EmulatedPortal> {
         self.inner.portals.clone()
     }
 
@@ -227,7 +227,7 @@ impl Emulator {
 
     /// The base URL of a portal (`scheme://host[:port]`). The default portal is
     /// addressed as `localhost`, which always resolves.
-    pub fn portal_base_url(&self, portal: &Portal) -> String {
+    pub fn portal_base_url(&self, portal: &EmulatedPortal) -> String {
         let is_default = self
             .inner
             .portals
@@ -244,7 +244,7 @@ impl Emulator {
         }
     }
 
-    fn portal_for(&self, headers: &HeaderMap, uri: &http::Uri) -> Option<Portal> {
+    fn portal_for(&self, headers: &HeaderMap, uri: &http::Uri) -> Option<EmulatedPortal> {
         let raw = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -268,20 +268,20 @@ impl Emulator {
     /// `truncate`; use [`Emulator::exchange`] to tell them apart.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
         match self.exchange(req).await {
-            Exchange::Response(r) | Exchange::Truncated(r) => r,
-            Exchange::Closed => bytes_response(502, Bytes::new(), "text/plain"),
+            WireOutcome::Response(r) | WireOutcome::Truncated(r) => r,
+            WireOutcome::Closed => bytes_response(502, Bytes::new(), "text/plain"),
         }
     }
 
     /// Handles one request in-process and says how the connection would have ended.
-    pub async fn exchange(&self, req: Request<Bytes>) -> Exchange {
+    pub async fn exchange(&self, req: Request<Bytes>) -> WireOutcome {
         let secure = req
             .extensions()
             .get::<Secure>()
             .map_or(req.uri().scheme_str() != Some("http"), |s| s.0);
         let (parts, body) = req.into_parts();
         let Some(portal) = self.portal_for(&parts.headers, &parts.uri) else {
-            return Exchange::Response(failure_response(&system::portal_not_found()));
+            return WireOutcome::Response(failure_response(&system::portal_not_found()));
         };
         let route = Route::parse(parts.uri.path());
         let method_name = route.method();
@@ -293,11 +293,11 @@ impl Emulator {
                 path.push_str(&redact_form(q));
             }
             let api = match &route {
-                Route::V3 { method, .. } if method == "batch" => Api::Batch,
-                Route::V3 { .. } => Api::V3,
-                Route::Classic { .. } => Api::Classic,
-                Route::Token => Api::OAuth,
-                Route::Unknown => Api::Unknown,
+                Route::V3 { method, .. } if method == "batch" => Endpoint::Batch,
+                Route::V3 { .. } => Endpoint::V3,
+                Route::Classic { .. } => Endpoint::Classic,
+                Route::Token => Endpoint::OAuth,
+                Route::Unknown => Endpoint::Unknown,
             };
             let headers = parts
                 .headers
@@ -331,10 +331,10 @@ impl Emulator {
             });
         }
         if body.len() > self.inner.body_limit {
-            return Exchange::Response(failure_response(&system::too_large()));
+            return WireOutcome::Response(failure_response(&system::too_large()));
         }
         if route == Route::Unknown {
-            return Exchange::Response(failure_response(&system::method_not_found()));
+            return WireOutcome::Response(failure_response(&system::method_not_found()));
         }
         let fault = portal.inner.lock().faults.take(&method_name);
         let mut after = None;
@@ -356,9 +356,9 @@ impl Emulator {
                         resp.headers_mut().insert(n, v);
                     }
                 }
-                return Exchange::Response(resp);
+                return WireOutcome::Response(resp);
             }
-            Some(FaultAction::Close) => return Exchange::Closed,
+            Some(FaultAction::Close) => return WireOutcome::Closed,
             Some(FaultAction::Delay(d)) => tokio::time::sleep(d).await,
             Some(FaultAction::Slow(d)) => slow = Some(d),
             Some(other) => after = Some(other),
@@ -393,7 +393,7 @@ impl Emulator {
                 });
                 match run.await {
                     Ok(resp) => resp,
-                    Err(_) => return Exchange::Closed,
+                    Err(_) => return WireOutcome::Closed,
                 }
             }
             (_, None) => {
@@ -412,9 +412,9 @@ impl Emulator {
         // background job after the hit.
         portal.dispatch_events();
         match after {
-            Some(FaultAction::Truncate) => Exchange::Truncated(resp),
-            Some(FaultAction::ApplyThenClose) => Exchange::Closed,
-            _ => Exchange::Response(resp),
+            Some(FaultAction::Truncate) => WireOutcome::Truncated(resp),
+            Some(FaultAction::ApplyThenClose) => WireOutcome::Closed,
+            _ => WireOutcome::Response(resp),
         }
     }
 
@@ -448,7 +448,7 @@ impl Emulator {
 
     fn token_answer(
         &self,
-        portal: &Portal,
+        portal: &EmulatedPortal,
         user: u64,
         access: String,
         refresh: String,
@@ -561,7 +561,7 @@ fn is_v3(route: &Route) -> bool {
 
 /// Runs a call against a portal: transport checks, limits, auth, idempotency, the
 /// method, the envelope, all under one lock of the portal.
-fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> {
+fn process(emu: &Emulator, portal: &EmulatedPortal, call: &Call<'_>) -> Response<Bytes> {
     let cfg = &portal.inner.config;
     let now = emu.inner.clock.now();
     let mut state = portal.inner.lock();
@@ -577,7 +577,7 @@ fn process(emu: &Emulator, portal: &Portal, call: &Call<'_>) -> Response<Bytes> 
 /// handled meanwhile: the key's answer is stored only when the method has run.
 async fn process_slowly(
     emu: &Emulator,
-    portal: &Portal,
+    portal: &EmulatedPortal,
     call: &Call<'_>,
     by: Duration,
 ) -> Response<Bytes> {

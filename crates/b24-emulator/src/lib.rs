@@ -93,24 +93,24 @@
 //!
 //! New ids continue from: tasks 54, chats 62, messages 34239, results 17, users 5.
 //! [`Seed::default_data`] is this table as a [`Seed`].
-//! Every user has a webhook; read its secret with [`Portal::webhook_secret`].
+//! Every user has a webhook; read its secret with [`EmulatedPortal::webhook_secret`].
 //!
 //! # For tests
 //!
 //! - Seed: [`Seed`] (JSON, also the binary's `--seed FILE` / `--print-seed`) with
-//!   [`EmulatorBuilder::seed`], [`Portal::add_user`], [`Portal::seed_task`], [`Portal::add_chat`],
-//!   [`Portal::add_message`], [`Portal::complete_task`].
-//! - Read: [`Portal::results`], [`Portal::messages`], [`Portal::calls`],
-//!   [`Portal::requests`] (secrets removed).
-//! - Credentials: [`Portal::issue_tokens`], [`Portal::expire_token`],
-//!   [`Portal::issue_auth_code`], [`Emulator::oauth_client_secret`].
+//!   [`EmulatorBuilder::seed`], [`EmulatedPortal::add_user`], [`EmulatedPortal::seed_task`], [`EmulatedPortal::add_chat`],
+//!   [`EmulatedPortal::add_message`], [`EmulatedPortal::complete_task`].
+//! - Read: [`EmulatedPortal::results`], [`EmulatedPortal::messages`], [`EmulatedPortal::calls`],
+//!   [`EmulatedPortal::requests`] (secrets removed).
+//! - Credentials: [`EmulatedPortal::issue_tokens`], [`EmulatedPortal::expire_token`],
+//!   [`EmulatedPortal::issue_auth_code`], [`Emulator::oauth_client_secret`].
 //! - Limits: [`ManualClock`] plus [`PortalConfig::bucket`],
 //!   [`PortalConfig::operating_cost`], [`PortalConfig::operating_limit`],
-//!   [`Portal::set_overloaded`].
-//! - Faults: [`Portal::inject`] with a [`Fault`].
-//! - Events: [`Portal::application_token`], [`Portal::deliveries`],
-//!   [`Portal::wait_for_deliveries`], [`Portal::offline_events`],
-//!   [`Portal::inject_event_fault`].
+//!   [`EmulatedPortal::set_overloaded`].
+//! - Faults: [`EmulatedPortal::inject`] with a [`Fault`].
+//! - Events: [`EmulatedPortal::application_token`], [`EmulatedPortal::deliveries`],
+//!   [`EmulatedPortal::wait_for_deliveries`], [`EmulatedPortal::offline_events`],
+//!   [`EmulatedPortal::inject_event_fault`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -140,14 +140,14 @@ pub use config::{
     EmulatorBuilder, PortalConfig, UnknownSelectField, V3AuthErrorShape, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_OPERATING_LIMIT, MAX_HEADER_READ_TIMEOUT, MAX_TTL,
 };
-pub use emulator::{Emulator, Exchange};
+pub use emulator::{Emulator, WireOutcome};
 pub use events::{
     DeliveryRecord, DeliveryStatus, EventFault, EventFaultAction, StoredBinding, StoredOfflineEvent,
 };
 pub use faults::{Fault, FaultAction};
 pub use idempotency::{IdempotencyBodyMatch, IdempotencyKeys};
-pub use portal::{Portal, SeedError, SeededTask, StoredMessage, StoredResult, TaskSeed};
-pub use record::{Api, RecordedRequest};
+pub use portal::{EmulatedPortal, SeedError, SeededTask, StoredMessage, StoredResult, TaskSeed};
+pub use record::{Endpoint, RecordedRequest};
 pub use seed::Seed;
 pub use server::{ServeError, ServerHandle};
 pub use tls::CaCertificate;

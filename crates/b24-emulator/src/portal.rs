@@ -1,4 +1,4 @@
-//! One portal: its data and counters, and the [`Portal`] handle tests use to seed
+//! One portal: its data and counters, and the [`EmulatedPortal`] handle tests use to seed
 //! and inspect it.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -61,13 +61,13 @@ impl PortalInner {
 /// A handle on one portal of an [`Emulator`](crate::Emulator): seed data, read what
 /// calls did, issue and expire tokens, script faults. Clones share the portal.
 #[derive(Clone)]
-pub struct Portal {
+pub struct EmulatedPortal {
     pub(crate) inner: Arc<PortalInner>,
 }
 
-impl fmt::Debug for Portal {
+impl fmt::Debug for EmulatedPortal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Portal")
+        f.debug_struct("EmulatedPortal")
             .field("host", &self.inner.config.host)
             .finish_non_exhaustive()
     }
@@ -197,7 +197,7 @@ pub struct StoredMessage {
     pub date: i64,
 }
 
-impl Portal {
+impl EmulatedPortal {
     pub(crate) fn new(config: PortalConfig, clock: Arc<dyn Clock>) -> Self {
         let data = match &config.seed {
             Some(seed) => seed.apply().unwrap_or_else(|_| Data::empty()),
@@ -630,12 +630,12 @@ pub(crate) fn seed_defaults(data: &mut Data) {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::record::Api;
+    use crate::record::Endpoint;
 
     fn request(i: usize) -> RecordedRequest {
         RecordedRequest {
             http_method: "POST".to_owned(),
-            api: Api::V3,
+            api: Endpoint::V3,
             method: format!("m{}", i % 3),
             path: format!("/rest/api/{i}"),
             headers: Vec::new(),
@@ -646,7 +646,7 @@ mod tests {
 
     #[test]
     fn the_request_log_keeps_the_newest_in_order_and_counts_all() {
-        let portal = Portal::new(
+        let portal = EmulatedPortal::new(
             PortalConfig::new("localhost"),
             Arc::new(ManualClock::new(0.0)),
         );

@@ -5,7 +5,7 @@ use bytes::Bytes;
 /// Which API a request was addressed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Api {
+pub enum Endpoint {
     /// REST 3.0, `/rest/api/...`.
     V3,
     /// The v3 batch, `/rest/api/batch`.
@@ -25,7 +25,7 @@ pub struct RecordedRequest {
     /// HTTP method (`POST`, `GET`).
     pub http_method: String,
     /// The API addressed.
-    pub api: Api,
+    pub api: Endpoint,
     /// The REST method name (lower-case), `batch`, or `oauth.token`.
     pub method: String,
     /// The path, rebuilt from what the emulator understood of it and never kept as

@@ -23,8 +23,8 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::emulator::{json_response, Emulator, Exchange, PublicBase, Secure};
-use crate::portal::Portal;
+use crate::emulator::{json_response, Emulator, PublicBase, Secure, WireOutcome};
+use crate::portal::EmulatedPortal;
 use crate::tls::CaCertificate;
 use crate::wire::percent_encode;
 
@@ -88,14 +88,14 @@ impl ServerHandle {
 
     /// The base URL of a portal: the default portal as `localhost`, others by their
     /// host name (which may need resolving to 127.0.0.1 by the client).
-    pub fn portal_base_url(&self, portal: &Portal) -> String {
+    pub fn portal_base_url(&self, portal: &EmulatedPortal) -> String {
         self.emulator.portal_base_url(portal)
     }
 
     /// A user's webhook URL, the way Bitrix24 shows it:
     /// `https://localhost:PORT/rest/{user}/{secret}/` (the REST 3.0 form puts `api/`
     /// after `rest/`; see [`ServerHandle::v3_webhook_url`]). Contains the secret.
-    pub fn webhook_url(&self, portal: &Portal, user: u64) -> Option<String> {
+    pub fn webhook_url(&self, portal: &EmulatedPortal, user: u64) -> Option<String> {
         let secret = portal.webhook_secret(user)?;
         Some(format!(
             "{}/rest/{user}/{}/",
@@ -105,7 +105,7 @@ impl ServerHandle {
     }
 
     /// A user's REST 3.0 webhook base: `https://localhost:PORT/rest/api/{user}/{secret}/`.
-    pub fn v3_webhook_url(&self, portal: &Portal, user: u64) -> Option<String> {
+    pub fn v3_webhook_url(&self, portal: &EmulatedPortal, user: u64) -> Option<String> {
         let secret = portal.webhook_secret(user)?;
         Some(format!(
             "{}/rest/api/{user}/{}/",
@@ -135,7 +135,7 @@ impl ServerHandle {
     }
 
     /// The default portal.
-    pub fn portal(&self) -> Portal {
+    pub fn portal(&self) -> EmulatedPortal {
         self.emulator.default_portal()
     }
 
@@ -409,9 +409,9 @@ async fn answer(
     parts.extensions.insert(Secure(secure));
     let req = Request::from_parts(parts, bytes);
     match emulator.exchange(req).await {
-        Exchange::Response(r) => Ok(r.map(ServeBody::full)),
-        Exchange::Closed => Err(Dropped),
-        Exchange::Truncated(r) => {
+        WireOutcome::Response(r) => Ok(r.map(ServeBody::full)),
+        WireOutcome::Closed => Err(Dropped),
+        WireOutcome::Truncated(r) => {
             let (mut parts, body) = r.into_parts();
             if let Ok(v) = HeaderValue::from_str(&body.len().to_string()) {
                 parts.headers.insert(header::CONTENT_LENGTH, v);

@@ -247,7 +247,7 @@ impl Stand {
     }
 
     /// The emulated portal.
-    pub fn emu(&self) -> b24_emulator::Portal {
+    pub fn emu(&self) -> b24_emulator::EmulatedPortal {
         self.server.portal()
     }
 

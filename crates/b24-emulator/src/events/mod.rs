@@ -2,7 +2,7 @@
 //! handlers, and the offline queue (`event.offline.*`).
 //!
 //! A message that lands in a task's chat (posted through the API, seeded with
-//! [`Portal::add_message`], or the notice the portal posts itself when a result is
+//! [`EmulatedPortal::add_message`], or the notice the portal posts itself when a result is
 //! made) is turned into `ONTASKCOMMENTADD` with the new task card's data. For each
 //! online binding a delivery is queued and sent after the call that caused it,
 //! form-encoded as PHP's `http_build_query` writes it, with the portal's
@@ -24,7 +24,7 @@ use serde_json::{json, Map, Value};
 pub use faults::{EventFault, EventFaultAction};
 
 use crate::model::Data;
-use crate::portal::Portal;
+use crate::portal::EmulatedPortal;
 
 /// The event the emulator fires.
 pub(crate) const ON_TASK_COMMENT_ADD: &str = "ONTASKCOMMENTADD";
@@ -321,7 +321,7 @@ struct Send {
     delay: Duration,
 }
 
-impl Portal {
+impl EmulatedPortal {
     /// The portal's application token: every delivery carries it in
     /// `auth[application_token]`; a handler compares it with the one it stored.
     pub fn application_token(&self) -> ApplicationToken {

@@ -81,7 +81,7 @@ async fn unknown_top_level_keys_are_ignored_and_recorded_without_secrets() {
     assert_eq!(r.status, 200);
     let rec = h.portal.requests();
     let last = rec.last().unwrap();
-    assert_eq!(last.api, b24_emulator::Api::V3);
+    assert_eq!(last.api, b24_emulator::Endpoint::V3);
     assert_eq!(last.method, "tasks.task.get");
     assert!(last.path.contains("[redacted]"));
     assert!(!last.path.contains(&h.secret(1)));
@@ -104,7 +104,7 @@ async fn unparsed_paths_are_recorded_without_the_webhook_secret() {
         assert_eq!(r.status, 404, "{path}");
         let rec = h.portal.requests();
         let last = rec.last().unwrap();
-        assert_eq!(last.api, b24_emulator::Api::Unknown);
+        assert_eq!(last.api, b24_emulator::Endpoint::Unknown);
         assert!(!last.path.contains(&secret), "{}", last.path);
         assert!(last.path.contains("[redacted]"), "{}", last.path);
     }

@@ -1,6 +1,6 @@
 //! Shared helpers: an emulator on a frozen clock and request shortcuts.
 
-use b24_emulator::{Emulator, ManualClock, Portal, PortalConfig};
+use b24_emulator::{EmulatedPortal, Emulator, ManualClock, PortalConfig};
 use bytes::Bytes;
 use http::{HeaderMap, Request};
 use serde_json::Value;
@@ -10,7 +10,7 @@ pub const START: f64 = 1_777_529_700.0;
 pub struct Harness {
     pub emu: Emulator,
     pub clock: ManualClock,
-    pub portal: Portal,
+    pub portal: EmulatedPortal,
 }
 
 pub struct Reply {

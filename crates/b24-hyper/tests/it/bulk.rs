@@ -33,7 +33,7 @@ async fn collect<M: Method>(
     (out, stream)
 }
 
-fn add_messages(portal: &b24_emulator::Portal, chat: u64, n: usize) -> Vec<u64> {
+fn add_messages(portal: &b24_emulator::EmulatedPortal, chat: u64, n: usize) -> Vec<u64> {
     (0..n)
         .map(|i| {
             portal
@@ -112,7 +112,7 @@ async fn a_thousand_results_from_chat_messages_take_twenty_requests_at_the_bucke
 }
 
 /// 50 commands, the seventh turning a message of a task the user cannot see.
-fn seventh_fails(portal: &b24_emulator::Portal) -> Vec<TaskResultAddFromChatMessage> {
+fn seventh_fails(portal: &b24_emulator::EmulatedPortal) -> Vec<TaskResultAddFromChatMessage> {
     let mut ids = add_messages(portal, 58, 50);
     ids[6] = 337; // chat 59: task 52, which user 1 has no access to
     ids.into_iter().map(from_message).collect()

@@ -19,7 +19,7 @@ impl Env {
     }
 
     /// The emulated portal answering to `host`.
-    pub fn emu_portal(&self, host: &str) -> b24_emulator::Portal {
+    pub fn emu_portal(&self, host: &str) -> b24_emulator::EmulatedPortal {
         self.emulator().portal(host).expect("portal configured")
     }
 

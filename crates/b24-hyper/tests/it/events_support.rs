@@ -26,7 +26,7 @@ pub struct EventEnv {
 }
 
 impl EventEnv {
-    pub fn emu(&self) -> b24_emulator::Portal {
+    pub fn emu(&self) -> b24_emulator::EmulatedPortal {
         self.server.portal()
     }
 

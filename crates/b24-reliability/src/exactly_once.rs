@@ -142,7 +142,11 @@ impl ExactlyOnceReport {
                 .join(", ")
         };
         format!(
-            "| {} | {} | {:.0} % | {} | {} | {} ({} replayed) | {} | {} ({} stored) | {} | {} | {} | {} | {} | {:.1} s |",
+            "| {} | {} | {} | {:.0} % | {} | {} | {} ({} replayed) | {} | {} ({} stored) | {} | {} | {} | {} | {} | {:.1} s |",
+            match self.config.keys {
+                IdempotencyKeys::Ignored => "ignored",
+                _ => "honoured",
+            },
             self.config.http,
             match self.config.auth {
                 Auth::Webhook => "webhook".to_owned(),
@@ -170,11 +174,11 @@ impl ExactlyOnceReport {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "| HTTP | auth | faults | in flight | calls | ok | typed errors | \"maybe\" errors | faults injected | token refreshes | duplicates | lost | misreported | wall |"
+            "| keys | HTTP | auth | faults | in flight | calls | ok | typed errors | \"maybe\" errors | faults injected | token refreshes | duplicates | lost | misreported | wall |"
         );
         let _ = write!(
             s,
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         );
         s
     }

@@ -12,6 +12,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use b24_emulator::IdempotencyKeys;
 use b24_reliability::{
     run_exactly_once, run_matrix, run_soak, Auth, ExactlyOnceConfig, ExactlyOnceReport,
     HttpVersion, SoakConfig,
@@ -111,7 +112,12 @@ async fn exactly_once(writes: usize, in_flight: usize) -> bool {
     let mut ok = true;
     let mut problems = Vec::new();
     let mut seed = 0x5EED_1000_u64;
-    for rate in [0.10, 0.30] {
+    for (keys, rate) in [
+        (IdempotencyKeys::Ignored, 0.10),
+        (IdempotencyKeys::Honoured, 0.10),
+        (IdempotencyKeys::Ignored, 0.30),
+        (IdempotencyKeys::Honoured, 0.30),
+    ] {
         for http in [HttpVersion::Http1, HttpVersion::Http2] {
             for auth in [
                 Auth::Webhook,
@@ -124,6 +130,7 @@ async fn exactly_once(writes: usize, in_flight: usize) -> bool {
                 config.http = http;
                 config.auth = auth;
                 config.seed = seed;
+                config.keys = keys;
                 match run_exactly_once(&config).await {
                     Ok(report) => {
                         println!("{}", report.markdown_row());
@@ -134,7 +141,7 @@ async fn exactly_once(writes: usize, in_flight: usize) -> bool {
                     }
                     Err(e) => {
                         ok = false;
-                        problems.push(format!("{http} {auth} {rate}: {e}"));
+                        problems.push(format!("{http} {auth} {rate} {keys:?}: {e}"));
                     }
                 }
             }

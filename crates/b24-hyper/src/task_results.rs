@@ -94,9 +94,9 @@ impl TaskResults {
     /// repeating it could make a second result), the task's results are read:
     ///
     /// - a result made from the message means the write ran: it is returned;
-    /// - none, once the first attempt has surely finished (the retry policy's
-    ///   in-flight grace after it was sent), proves that it did not run: the write is
-    ///   sent again (at most twice in all).
+    /// - none, once every attempt has surely finished (the retry policy's in-flight
+    ///   grace after the call ended), proves that it did not run: the write is sent
+    ///   again (at most twice in all).
     ///
     /// A result made from the same message before this call counts as made by it: a
     /// message is rarely meant to become two results.
@@ -113,18 +113,20 @@ impl TaskResults {
         let grace = self.client.inner.settings.policy.in_flight_grace;
         let mut rounds = 0;
         loop {
-            let sent = tokio::time::Instant::now();
             let err = match self.add_from_chat_message(message_id).await {
                 Err(Error::Core(e @ b24_core::Error::WriteOutcomeUnknown { .. })) => e,
                 other => return other,
             };
+            // Every attempt of the call was sent before it returned: the grace counted
+            // from now has passed for the last of them too.
+            let ended = tokio::time::Instant::now();
             rounds += 1;
             if let Some(found) = self.find_from_message(task_id, message_id).await? {
                 return Ok(found);
             }
-            // The first attempt may still be running on the portal: look again once
-            // it has surely finished.
-            tokio::time::sleep_until(crate::transport::instant_after(sent, grace)).await;
+            // An attempt may still be running on the portal: look again once every
+            // attempt has surely finished.
+            tokio::time::sleep_until(crate::transport::instant_after(ended, grace)).await;
             if let Some(found) = self.find_from_message(task_id, message_id).await? {
                 return Ok(found);
             }

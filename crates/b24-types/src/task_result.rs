@@ -43,7 +43,8 @@ pub struct TaskResult {
     /// When it was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime>,
-    /// When it was last updated; `None` when never updated.
+    /// When it was last updated (the server sets it equal to `created_at` on a new
+    /// result); `None` when the answer does not carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime>,
     /// `open` or `closed` (closed once the task is completed).

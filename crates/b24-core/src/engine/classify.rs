@@ -93,6 +93,18 @@ impl OutcomeClass {
                 | OutcomeClass::Transport(SentState::NotSent)
         )
     }
+
+    /// True when the call may have run on the server and its answer does not say
+    /// how it went: a maybe-sent transport failure, a 5xx, an answer no rule covers.
+    pub fn may_have_run(self) -> bool {
+        matches!(
+            self,
+            OutcomeClass::Transport(SentState::MaybeSent)
+                | OutcomeClass::ServerError
+                | OutcomeClass::Unavailable
+                | OutcomeClass::Unrecognised
+        )
+    }
 }
 
 /// Classifies one attempt of a call to the given API.

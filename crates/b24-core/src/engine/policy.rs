@@ -242,14 +242,7 @@ impl RetryPolicy {
         // A write that may have run and then ends on another refusal (the attempts or
         // the time ran out on rate limits, a later attempt was refused) must not read
         // as "not run": its outcome is unknown.
-        let ran_now = facts.response_too_large
-            || matches!(
-                class,
-                OutcomeClass::Transport(SentState::MaybeSent)
-                    | OutcomeClass::ServerError
-                    | OutcomeClass::Unavailable
-                    | OutcomeClass::Unrecognised
-            );
+        let ran_now = facts.response_too_large || class.may_have_run();
         match decision {
             Decision::Stop(reason)
                 if facts.repeat == Repeat::Unsafe

@@ -10,10 +10,11 @@ use crate::method::Method;
 
 /// `tasks.task.get`: reads one task's selected fields.
 ///
-/// Body: `{"id":51,"select":["id","chat.id"]}`. Output: the task. Without a select,
-/// REST 3.0 returns only `id`; [`TaskGet::for_chat`] selects the chat relation, which
-/// is how a task's chat id is found (to post a message whose id is then turned into a
-/// result).
+/// Body: `{"id":51,"select":["id","chat.id"]}`. Output: the task. Without a select
+/// the server returns every plain field but no relation; [`TaskGet::for_chat`]
+/// selects the chat relation, which is how a task's chat id is found (to post a
+/// message whose id is then turned into a result). The server checks access before
+/// existence: a missing task is a 403 for a user who is not an administrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskGet {
     id: TaskId,

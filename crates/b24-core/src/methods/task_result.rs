@@ -61,7 +61,12 @@ impl Method for TaskResultAdd {
 /// `tasks.task.result.addfromchatmessage`: turns a message of a task's chat into
 /// that task's result.
 ///
-/// Body: `{"fields":{"messageId":335}}`. Output: the new result.
+/// Body: `{"fields":{"messageId":335}}`. Output: the new result, always `open`, with
+/// `updatedAt` equal to `createdAt`. A missing message, a message outside a task chat
+/// and a task the user cannot read all answer 403 `ACCESSDENIEDEXCEPTION` (one access
+/// rule on the server). The server does not de-duplicate: the same message made into
+/// a result twice is two results, which is why an unknown outcome is settled by
+/// reading rather than by repeating (`b24-hyper`'s `add_from_chat_message_in_task`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskResultAddFromChatMessage {
     message_id: MessageId,

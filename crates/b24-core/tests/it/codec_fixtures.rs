@@ -1,4 +1,4 @@
-//! The documented wire examples (spec §1.4, §2, §3, §5.2), decoded to expected values.
+//! The documented wire examples (the official REST 3.0, limits and task-result pages), decoded to expected values.
 
 use b24_core::methods::{
     DialogId, ImMessageAdd, TaskChatMessageSend, TaskGet, TaskResultAdd,

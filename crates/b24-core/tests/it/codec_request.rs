@@ -281,7 +281,7 @@ fn idempotency_key_is_sent_for_v3_and_refused_for_classic() {
     assert!(prepared.request(None, Some(&key)).is_err());
     assert!(prepared.request(None, None).is_ok());
 
-    // The REST 3.0 batch ignores keys (§1.2): refused too, even holding a write.
+    // The REST 3.0 batch does not honour keys (REST 3.0 requests documentation): refused too, even holding a write.
     let add = b24_core::methods::TaskResultAdd::new(TaskId::new(51).unwrap(), "x").unwrap();
     let batch = b24_core::methods::BatchV3::new()
         .push(b24_core::methods::BatchCommand::from_method(&add).unwrap())

@@ -1,4 +1,4 @@
-//! The documented wire examples (spec §2, §6.2) decoded to the expected values.
+//! The documented wire examples (the official data-type and task-result pages) decoded to the expected values.
 
 use b24_types::{
     BoolResult, ClassicErrorBody, Envelope, ErrorClass, ErrorCode, ItemResult, ItemsResult,

@@ -49,7 +49,7 @@ use super::store::{
     Answer, BudgetCheck, RefreshLease, Reservation, StoreCall, StoreError, StoreOutcome, StoreTask,
 };
 use super::token::{TokenGeneration, TokenSet};
-use super::transport::{SentState, TransportErrorKind, TransportFailure};
+use super::transport::{TransportErrorKind, TransportFailure};
 use super::Timestamp;
 use crate::error::{Error, InputError};
 use crate::idempotency_key::IdempotencyKey;
@@ -791,15 +791,7 @@ impl<M: Method> Exchange<M> {
         reset_at: Option<Timestamp>,
         now: Timestamp,
     ) {
-        if facts.response_too_large
-            || matches!(
-                class,
-                OutcomeClass::Transport(SentState::MaybeSent)
-                    | OutcomeClass::ServerError
-                    | OutcomeClass::Unavailable
-                    | OutcomeClass::Unrecognised
-            )
-        {
+        if facts.response_too_large || class.may_have_run() {
             self.maybe_ran = true;
         }
         let decision = self

@@ -444,3 +444,20 @@ async fn completing_the_task_closes_its_results() {
         json!([{"id":17,"status":"closed"}])
     );
 }
+
+#[tokio::test]
+async fn dropping_request_records_keeps_the_counts() {
+    let emu = b24_emulator::Emulator::new();
+    let portal = emu.default_portal();
+    let secret = portal.webhook_secret(1).unwrap();
+    let req = http::Request::post(format!("/rest/api/1/{secret}/tasks.task.get"))
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(bytes::Bytes::from(r#"{"id":51}"#))
+        .unwrap();
+    let _ = emu.handle(req).await;
+    assert_eq!(portal.requests().len(), 1);
+    portal.drop_request_records();
+    assert!(portal.requests().is_empty());
+    assert_eq!(portal.calls("tasks.task.get"), 1);
+}

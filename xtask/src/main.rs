@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         "reliability" => reliability::run(args.get(1..).unwrap_or(&[])),
         "fuzz" => fuzz::run(args.get(1..).unwrap_or(&[])),
         _ => {
-            println!("usage: cargo xtask <ci|test|bench|deps>");
+            println!("usage: cargo xtask <ci|test|bench|deps|fuzz|reliability>");
             return if task == "help" {
                 ExitCode::SUCCESS
             } else {

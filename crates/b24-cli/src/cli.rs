@@ -228,11 +228,19 @@ pub enum ApiChoice {
 pub enum ResultCommand {
     /// Make a task-chat message the task's result (tasks.task.result.addfromchatmessage);
     /// prints the new result.
-    #[command(after_help = "Example:\n  b24 result from-message 335")]
+    #[command(after_help = "Examples:\n  b24 result from-message 335\n  \
+        b24 result from-message 335 --task 51   # settles an unknown outcome itself")]
     FromMessage {
         /// The chat message's id (`b24 chat send` prints one).
         #[arg(value_name = "MESSAGE_ID", value_parser = parse_message_id)]
         message_id: MessageId,
+        /// The task whose chat holds the message. With it, a call whose outcome is
+        /// unknown (it may have run, and the portal has not shown that it honours
+        /// idempotency keys) is settled by reading the task's results instead of
+        /// exiting 6: a result made from the message is printed; none, once the call
+        /// has surely finished, means it did not run, and it is sent again.
+        #[arg(long, value_name = "ID", value_parser = parse_task_id)]
+        task: Option<TaskId>,
     },
     /// Every result of a task, by keyset paging (tasks.task.result.list).
     #[command(after_help = "Examples:\n  b24 result list --task 51\n  \

@@ -66,7 +66,7 @@ enum Job {
         api: Option<ApiChoice>,
         params: Map<String, Value>,
     },
-    FromMessage(b24_types::MessageId),
+    FromMessage(b24_types::MessageId, Option<b24_types::TaskId>),
     List(ListArgs, TaskResultList),
     Add {
         task: b24_types::TaskId,
@@ -96,7 +96,9 @@ fn prepare(command: Command) -> Result<Job, Failure> {
                 params,
             }
         }
-        Command::Results(ResultCommand::FromMessage { message_id }) => Job::FromMessage(message_id),
+        Command::Results(ResultCommand::FromMessage { message_id, task }) => {
+            Job::FromMessage(message_id, task)
+        }
         Command::Results(ResultCommand::List(args)) => {
             let mut query = TaskResultList::for_task(args.task);
             let page_size = match (args.page_size, args.limit) {
@@ -360,15 +362,16 @@ async fn execute(job: Job, target: &Target, printer: Printer, notes: Notes) -> R
                 .map_err(failed(CallKind::Raw))?;
             printer.value(&reply.result)
         }
-        Job::FromMessage(message) => {
+        Job::FromMessage(message, task) => {
             notes.verbose(&format!(
                 "calling {} on {host} (message {message})",
                 TaskResultAddFromChatMessage::NAME
             ));
-            let result = results
-                .add_from_chat_message(message)
-                .await
-                .map_err(failed(CallKind::AddResult(None)))?;
+            let result = match task {
+                Some(task) => results.add_from_chat_message_in_task(task, message).await,
+                None => results.add_from_chat_message(message).await,
+            }
+            .map_err(failed(CallKind::AddResult(task.map(|t| t.get()))))?;
             printer.value(&to_json(&result)?)
         }
         Job::List(args, query) => list(&results, args, query, printer, notes).await,

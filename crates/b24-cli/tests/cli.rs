@@ -551,3 +551,50 @@ fn help_and_version() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.starts_with("b24 "), "{run:?}");
 }
+
+#[test]
+fn from_message_with_the_task_settles_an_unknown_outcome() {
+    // The portal (like the server code) ignores idempotency keys: a dropped answer
+    // leaves the write's outcome unknown.
+    let portal = Portal::start();
+    let emu = portal.emulator();
+    let first = emu.add_message(58, 1, "Signed off").unwrap();
+    emu.inject(
+        b24_emulator::Fault::apply_then_close()
+            .on("tasks.task.result.addfromchatmessage")
+            .times(1),
+    );
+    // Without the task: exit 6, naming what to check.
+    let run = portal
+        .b24(&["result", "from-message", &first.to_string()])
+        .failed(6);
+    assert!(run.stderr.contains("may have run"), "{run:?}");
+
+    // With it: the result the dropped call made is found and printed; no second one.
+    let second = emu.add_message(58, 1, "Signed off again").unwrap();
+    emu.inject(
+        b24_emulator::Fault::apply_then_close()
+            .on("tasks.task.result.addfromchatmessage")
+            .times(1),
+    );
+    let made = portal
+        .b24(&[
+            "result",
+            "from-message",
+            &second.to_string(),
+            "--task",
+            "51",
+        ])
+        .ok();
+    assert_eq!(made["messageId"], second);
+    for message in [first, second] {
+        assert_eq!(
+            emu.results()
+                .iter()
+                .filter(|r| r.message_id == Some(message))
+                .count(),
+            1,
+            "message {message}"
+        );
+    }
+}

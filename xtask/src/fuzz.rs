@@ -342,7 +342,7 @@ fn print_table(all: &[Figures]) {
 }
 
 /// `cargo xtask fuzz ...`.
-pub fn run(args: &[String]) -> Result<(), String> {
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let options = parse_args(args)?;
     ensure_cargo_fuzz()?;
     let started = Instant::now();
@@ -369,6 +369,6 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// The CI smoke run: every target, briefly (see the module docs).
-pub fn smoke() -> Result<(), String> {
+pub(crate) fn smoke() -> Result<(), String> {
     run(&["--smoke".to_owned()])
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 /// Runs the parts named in `args` (`matrix`, `exactly-once`, `soak`; all three when
 /// none is named); other arguments (`--writes N`, `--in-flight K`, `--soak-secs S`)
 /// are passed on to each part.
-pub fn run(args: &[String]) -> Result<(), String> {
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let parts = ["matrix", "exactly-once", "soak"];
     let mut chosen: Vec<&str> = parts
         .iter()

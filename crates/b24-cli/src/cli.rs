@@ -67,7 +67,7 @@ Examples:
     propagate_version = true,
     arg_required_else_help = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Where and how to connect.
     #[command(flatten)]
     pub connection: Connection,
@@ -82,7 +82,7 @@ pub struct Cli {
 /// The portal, the credential and the transport settings.
 #[derive(Args)]
 #[command(next_help_heading = "Connection")]
-pub struct Connection {
+pub(crate) struct Connection {
     /// Incoming-webhook URL as the portal shows it: https://HOST/rest/USER/SECRET/.
     /// Never printed. Its REST 3.0 form (/rest/api/USER/SECRET/) makes `call` default to
     /// REST 3.0.
@@ -148,7 +148,7 @@ impl fmt::Debug for Connection {
 /// Output switches.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Print compact JSON, even to a terminal.
     #[arg(long, global = true, conflicts_with = "pretty")]
     pub compact: bool,
@@ -168,7 +168,7 @@ pub struct OutputArgs {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Call any REST method by name with JSON parameters; prints its `result`.
     #[command(after_long_help = CALL_HELP)]
     Call(CallArgs),
@@ -196,7 +196,7 @@ Examples:
 
 /// `b24 call`.
 #[derive(Debug, Args)]
-pub struct CallArgs {
+pub(crate) struct CallArgs {
     /// The method name, e.g. `user.current`, `tasks.task.get`, `im.message.add`.
     #[arg(value_name = "METHOD")]
     pub method: String,
@@ -216,7 +216,7 @@ pub struct CallArgs {
 
 /// `--api`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ApiChoice {
+pub(crate) enum ApiChoice {
     /// REST 3.0 (`/rest/api/`).
     V3,
     /// The classic API (`/rest/`).
@@ -225,7 +225,7 @@ pub enum ApiChoice {
 
 /// `b24 result ...`.
 #[derive(Debug, Subcommand)]
-pub enum ResultCommand {
+pub(crate) enum ResultCommand {
     /// Make a task-chat message the task's result (tasks.task.result.addfromchatmessage);
     /// prints the new result.
     #[command(after_help = "Examples:\n  b24 result from-message 335\n  \
@@ -278,7 +278,7 @@ pub enum ResultCommand {
 
 /// `b24 result list`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// The task's id.
     #[arg(long, value_name = "ID", value_parser = parse_task_id)]
     pub task: TaskId,
@@ -306,7 +306,7 @@ pub struct ListArgs {
 
 /// `--format` of `b24 result list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ListFormat {
+pub(crate) enum ListFormat {
     /// One JSON array.
     Json,
     /// One JSON object per line.
@@ -315,7 +315,7 @@ pub enum ListFormat {
 
 /// `b24 chat ...`.
 #[derive(Debug, Subcommand)]
-pub enum ChatCommand {
+pub(crate) enum ChatCommand {
     /// Post a message to a task's chat; prints the new message's id.
     #[command(
         after_help = "Example:\n  MSG=$(b24 chat send --task 51 'Report attached')\n  \

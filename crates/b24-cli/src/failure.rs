@@ -10,7 +10,7 @@ use b24_types::{ApiError, ErrorClass};
 
 /// The class of a failure; each has its own exit code (`b24 --help` lists them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// 0: stdout's reader went away (`b24 ... | head -1`): nothing more to say.
     PipeClosed,
     /// 1: anything else (an unreadable answer, a local I/O error).
@@ -31,7 +31,7 @@ pub enum Class {
 
 impl Class {
     /// The process exit code.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Class::PipeClosed => 0,
             Class::Other => 1,
@@ -45,14 +45,14 @@ impl Class {
     }
 
     /// As an [`ExitCode`].
-    pub fn exit_code(self) -> ExitCode {
+    pub(crate) fn exit_code(self) -> ExitCode {
         ExitCode::from(self.code())
     }
 }
 
 /// A failed command: its class, a one-line message, and hints for the operator.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The class (and so the exit code).
     pub class: Class,
     /// What happened, on one line.
@@ -63,7 +63,7 @@ pub struct Failure {
 
 impl Failure {
     /// A failure of `class` with `message` and no hint.
-    pub fn new(class: Class, message: impl Into<String>) -> Self {
+    pub(crate) fn new(class: Class, message: impl Into<String>) -> Self {
         Self {
             class,
             message: one_line(&message.into()),
@@ -72,19 +72,19 @@ impl Failure {
     }
 
     /// A usage error (exit code 2).
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::new(Class::Usage, message)
     }
 
     /// Adds a hint.
     #[must_use]
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self
     }
 
     /// A failed call, classified; `what` tells what the call was, for the hints.
-    pub fn from_call(err: &b24_hyper::Error, what: &CallKind) -> Self {
+    pub(crate) fn from_call(err: &b24_hyper::Error, what: &CallKind) -> Self {
         if needed_refresh(err) {
             return Failure::new(
                 Class::Auth,
@@ -110,7 +110,7 @@ impl Failure {
 /// What a call was, for classifying a failure (a write that may have run) and for
 /// saying what to check.
 #[derive(Debug, Clone)]
-pub enum CallKind {
+pub(crate) enum CallKind {
     /// A read: repeating it is harmless.
     Read,
     /// A raw call by name (taken to write: the CLI cannot know).
@@ -164,7 +164,7 @@ fn needed_refresh(err: &b24_hyper::Error) -> bool {
 
 /// The exit class of a call's error. `writes`: the call may change the portal, so a
 /// failure after the request may have been sent leaves its outcome unknown.
-pub fn classify(err: &b24_hyper::Error, writes: bool) -> Class {
+pub(crate) fn classify(err: &b24_hyper::Error, writes: bool) -> Class {
     match err {
         b24_hyper::Error::Core(e) => classify_core(e, writes),
         b24_hyper::Error::Transport(e) => classify_transport(e, writes),
@@ -360,7 +360,7 @@ fn api_hint(class: ErrorClass) -> Option<&'static str> {
 
 /// The error and its sources on one line, without repeating a source that its parent
 /// already printed.
-pub fn chain(err: &(dyn StdError + 'static)) -> String {
+pub(crate) fn chain(err: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     let mut hops = 0;
@@ -379,7 +379,7 @@ pub fn chain(err: &(dyn StdError + 'static)) -> String {
 }
 
 /// `s` with line breaks and runs of whitespace turned into single spaces.
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

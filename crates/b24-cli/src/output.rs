@@ -10,13 +10,13 @@ use crate::failure::{Class, Failure};
 
 /// Writes JSON to stdout.
 #[derive(Debug, Clone, Copy)]
-pub struct Printer {
+pub(crate) struct Printer {
     pretty: bool,
 }
 
 impl Printer {
     /// Pretty when asked, or when stdout is a terminal and compact was not asked for.
-    pub fn new(args: &OutputArgs) -> Self {
+    pub(crate) fn new(args: &OutputArgs) -> Self {
         let pretty = if args.pretty {
             true
         } else if args.compact {
@@ -33,7 +33,7 @@ impl Printer {
     ///
     /// A failure when stdout cannot be written ([`Class::PipeClosed`] when its reader
     /// went away).
-    pub fn value(&self, value: &Value) -> Result<(), Failure> {
+    pub(crate) fn value(&self, value: &Value) -> Result<(), Failure> {
         let text = if self.pretty {
             serde_json::to_string_pretty(value)
         } else {
@@ -48,7 +48,7 @@ impl Printer {
     /// # Errors
     ///
     /// As [`value`](Self::value).
-    pub fn line(&self, value: &Value) -> Result<(), Failure> {
+    pub(crate) fn line(&self, value: &Value) -> Result<(), Failure> {
         let text = serde_json::to_string(value)
             .map_err(|e| Failure::new(Class::Other, format!("cannot print the result: {e}")))?;
         write_stdout(&text)
@@ -70,14 +70,14 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
 
 /// Notes on stderr: `-v` says what is called, `-q` silences notes and progress.
 #[derive(Debug, Clone, Copy)]
-pub struct Notes {
+pub(crate) struct Notes {
     verbose: bool,
     quiet: bool,
 }
 
 impl Notes {
     /// From the output switches.
-    pub fn new(args: &OutputArgs) -> Self {
+    pub(crate) fn new(args: &OutputArgs) -> Self {
         Self {
             verbose: args.verbose,
             quiet: args.quiet,
@@ -85,14 +85,14 @@ impl Notes {
     }
 
     /// Prints a note when `-v` is on.
-    pub fn verbose(&self, text: &str) {
+    pub(crate) fn verbose(&self, text: &str) {
         if self.verbose {
             eprintln!("b24: {text}");
         }
     }
 
     /// Whether progress may be shown (`--progress` forces it unless `-q`).
-    pub fn progress(&self, forced: bool) -> Progress {
+    pub(crate) fn progress(&self, forced: bool) -> Progress {
         let tty = std::io::stderr().is_terminal();
         let mode = if self.quiet {
             Mode::Off
@@ -123,7 +123,7 @@ enum Mode {
 
 /// Progress of a long list, on stderr.
 #[derive(Debug)]
-pub struct Progress {
+pub(crate) struct Progress {
     mode: Mode,
     started: Instant,
     last_shown: Option<Instant>,
@@ -137,7 +137,7 @@ const TTY_EVERY: Duration = Duration::from_millis(100);
 
 impl Progress {
     /// A result arrived from page `pages`; `count` results arrived before it.
-    pub fn update(&mut self, count: u64, pages: u64) {
+    pub(crate) fn update(&mut self, count: u64, pages: u64) {
         match self.mode {
             Mode::Off => {}
             Mode::Lines => {
@@ -173,7 +173,7 @@ impl Progress {
     }
 
     /// The list failed: clears a progress line, prints no summary.
-    pub fn abort(&mut self) {
+    pub(crate) fn abort(&mut self) {
         if self.mode == Mode::Tty && self.last_shown.is_some() {
             eprint!("\r\x1b[K");
             let _ = std::io::stderr().flush();
@@ -181,7 +181,7 @@ impl Progress {
     }
 
     /// The list ended with `count` results over `pages` pages.
-    pub fn finish(&mut self, count: u64, pages: u64) {
+    pub(crate) fn finish(&mut self, count: u64, pages: u64) {
         match self.mode {
             Mode::Off => {}
             Mode::Lines => eprintln!(

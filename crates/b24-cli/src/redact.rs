@@ -9,11 +9,11 @@
 use std::ffi::OsString;
 
 /// What replaces a credential.
-pub const REDACTED: &str = "[redacted]";
+pub(crate) const REDACTED: &str = "[redacted]";
 
 /// Blanks out the credentials of this run in a text.
 #[derive(Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     /// Longest first, so a whole URL goes before the secret inside it.
     secrets: Vec<String>,
 }
@@ -33,7 +33,7 @@ const SECRET_VARS: &[&str] = &["B24_WEBHOOK_URL", "B24_ACCESS_TOKEN"];
 
 impl Redactor {
     /// The credentials in `args` (the command line) and in the environment.
-    pub fn new(args: &[OsString]) -> Self {
+    pub(crate) fn new(args: &[OsString]) -> Self {
         let env = SECRET_VARS
             .iter()
             .filter_map(|name| std::env::var(name).ok());
@@ -42,7 +42,10 @@ impl Redactor {
 
     /// The credentials in `args` and in `env_values` (the values of the credential
     /// variables).
-    pub fn from_parts(args: &[OsString], env_values: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn from_parts(
+        args: &[OsString],
+        env_values: impl IntoIterator<Item = String>,
+    ) -> Self {
         let mut found: Vec<String> = env_values.into_iter().collect();
         let mut after_flag = false;
         for arg in args.iter().map(|a| a.to_string_lossy()) {
@@ -76,7 +79,7 @@ impl Redactor {
     }
 
     /// `text` with every credential replaced by [`REDACTED`].
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {

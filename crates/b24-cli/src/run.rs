@@ -22,7 +22,7 @@ use crate::output::{Notes, Printer};
 
 /// Where the credential options got their values, for naming them in messages.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Sources {
+pub(crate) struct Sources {
     /// The webhook URL came from `B24_WEBHOOK_URL` (not `--webhook`).
     pub webhook_from_env: bool,
     /// The CA file came from `B24_CA_CERT` (not `--ca-cert`).
@@ -46,7 +46,7 @@ const V3_METHODS: &[&str] = &[
 /// # Errors
 ///
 /// A [`Failure`] carrying the exit class, the message and hints.
-pub fn run(cli: Cli, sources: Sources) -> Result<(), Failure> {
+pub(crate) fn run(cli: Cli, sources: Sources) -> Result<(), Failure> {
     let printer = Printer::new(&cli.output);
     let notes = Notes::new(&cli.output);
     // Everything that needs no network is checked before the client is built.

@@ -733,7 +733,7 @@ impl SideReport {
 }
 
 /// The pinned reqwest version (kept in step with `Cargo.toml` by a test).
-pub const REQWEST_VERSION: &str = "0.13.5";
+pub(super) const REQWEST_VERSION: &str = "0.13.5";
 
 fn goal(what: String, bound: Bound, measured: Option<Ratio>, unit: &str) -> Goal {
     let (target, verdict, margin) = match (bound, measured) {

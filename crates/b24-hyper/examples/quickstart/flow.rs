@@ -12,7 +12,7 @@ use b24_types::{MessageId, ResultId, TaskId};
 
 /// What the flow did, for checking.
 #[derive(Debug)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// The message posted to the task's chat.
     pub message_id: MessageId,
     /// The result made from it (deleted again at the end).
@@ -23,7 +23,7 @@ pub struct Summary {
 
 /// Why the flow stopped.
 #[derive(Debug)]
-pub enum FlowError {
+pub(crate) enum FlowError {
     /// A call failed.
     Call(Error),
     /// Writing the report failed.
@@ -52,7 +52,7 @@ impl std::fmt::Display for FlowError {
 }
 
 /// Walks the flow on `task_id`, reporting each step to `out`.
-pub async fn run(
+pub(crate) async fn run(
     client: &Client,
     portal: &Portal,
     task_id: TaskId,

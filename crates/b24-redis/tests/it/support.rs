@@ -8,38 +8,38 @@ use b24_redis::testing::RedisServer;
 use b24_redis::{RedisBackend, RedisConfig};
 
 /// A server, or `None` when the test is skipped.
-pub fn server() -> Option<RedisServer> {
+pub(crate) fn server() -> Option<RedisServer> {
     RedisServer::start_default()
 }
 
 /// A backend on `url` with the default settings.
-pub fn backend(url: &str) -> RedisBackend {
+pub(crate) fn backend(url: &str) -> RedisBackend {
     RedisBackend::new(RedisConfig::new(url)).unwrap()
 }
 
 /// A plain synchronous connection, for raw commands.
-pub fn raw(url: &str) -> redis::Connection {
+pub(crate) fn raw(url: &str) -> redis::Connection {
     redis::Client::open(url).unwrap().get_connection().unwrap()
 }
 
 /// This machine's clock.
-pub fn wall() -> Timestamp {
+pub(crate) fn wall() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
 /// A portal host no other test uses.
-pub fn host() -> String {
+pub(crate) fn host() -> String {
     static N: AtomicU64 = AtomicU64::new(0);
     format!("portal{}.bitrix24.test", N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Awaits a store call, ready or pending.
-pub async fn run<T: Send + 'static>(call: StoreCall<T>) -> Result<T, StoreError> {
+pub(crate) async fn run<T: Send + 'static>(call: StoreCall<T>) -> Result<T, StoreError> {
     call.await
 }
 
 /// Awaits a store call that must succeed.
-pub async fn ok<T: Send + 'static>(call: StoreCall<T>) -> T {
+pub(crate) async fn ok<T: Send + 'static>(call: StoreCall<T>) -> T {
     match call.await {
         Ok(v) => v,
         Err(e) => panic!("store call failed: {e}"),
@@ -47,7 +47,7 @@ pub async fn ok<T: Send + 'static>(call: StoreCall<T>) -> T {
 }
 
 /// Awaits a store call that must fail, and returns its error.
-pub async fn fails<T: Send + 'static>(call: StoreCall<T>) -> StoreError {
+pub(crate) async fn fails<T: Send + 'static>(call: StoreCall<T>) -> StoreError {
     match call.await {
         Ok(_) => panic!("the store call succeeded"),
         Err(e) => e,
@@ -55,21 +55,21 @@ pub async fn fails<T: Send + 'static>(call: StoreCall<T>) -> StoreError {
 }
 
 /// Whether a failure is of the kinds an outage gives.
-pub fn is_outage(kind: StoreErrorKind) -> bool {
+pub(crate) fn is_outage(kind: StoreErrorKind) -> bool {
     matches!(kind, StoreErrorKind::Unavailable | StoreErrorKind::Timeout)
 }
 
 /// All keys on the server.
-pub fn all_keys(con: &mut redis::Connection) -> Vec<String> {
+pub(crate) fn all_keys(con: &mut redis::Connection) -> Vec<String> {
     redis::cmd("KEYS").arg("*").query(con).unwrap()
 }
 
 /// Milliseconds between two timestamps (`b - a`), signed.
-pub fn ms_between(a: Timestamp, b: Timestamp) -> i64 {
+pub(crate) fn ms_between(a: Timestamp, b: Timestamp) -> i64 {
     i64::try_from(b.as_unix_millis()).unwrap() - i64::try_from(a.as_unix_millis()).unwrap()
 }
 
 /// A duration in whole milliseconds, rounded up.
-pub fn ceil_ms(d: Duration) -> i64 {
+pub(crate) fn ceil_ms(d: Duration) -> i64 {
     i64::try_from(d.as_micros().div_ceil(1000)).unwrap()
 }

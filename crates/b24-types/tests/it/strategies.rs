@@ -6,11 +6,11 @@ use b24_types::{
 };
 use proptest::prelude::*;
 
-pub fn positive() -> impl Strategy<Value = u64> {
+pub(crate) fn positive() -> impl Strategy<Value = u64> {
     1..=u64::MAX
 }
 
-pub fn opt_f64() -> impl Strategy<Value = Option<f64>> {
+pub(crate) fn opt_f64() -> impl Strategy<Value = Option<f64>> {
     proptest::option::of(prop_oneof![
         (0u32..2_000_000_000).prop_map(f64::from),
         (-1.0e12f64..1.0e12f64),
@@ -18,7 +18,7 @@ pub fn opt_f64() -> impl Strategy<Value = Option<f64>> {
     ])
 }
 
-pub fn time() -> impl Strategy<Value = Time> {
+pub(crate) fn time() -> impl Strategy<Value = Time> {
     (
         opt_f64(),
         opt_f64(),
@@ -44,12 +44,12 @@ pub fn time() -> impl Strategy<Value = Time> {
         )
 }
 
-pub fn datetime() -> impl Strategy<Value = DateTime> {
+pub(crate) fn datetime() -> impl Strategy<Value = DateTime> {
     (-2_000_000_000i64..8_000_000_000, -12i32 * 4..=14 * 4)
         .prop_map(|(unix, q)| DateTime::from_unix(unix, q * 900))
 }
 
-pub fn status() -> impl Strategy<Value = ResultStatus> {
+pub(crate) fn status() -> impl Strategy<Value = ResultStatus> {
     prop_oneof![
         Just(ResultStatus::Open),
         Just(ResultStatus::Closed),
@@ -59,7 +59,7 @@ pub fn status() -> impl Strategy<Value = ResultStatus> {
     ]
 }
 
-pub fn user() -> impl Strategy<Value = User> {
+pub(crate) fn user() -> impl Strategy<Value = User> {
     (
         proptest::option::of(positive()),
         proptest::option::of("\\PC{0,20}"),
@@ -74,7 +74,7 @@ pub fn user() -> impl Strategy<Value = User> {
         })
 }
 
-pub fn task_result() -> impl Strategy<Value = TaskResult> {
+pub(crate) fn task_result() -> impl Strategy<Value = TaskResult> {
     (
         (
             positive(),
@@ -117,14 +117,14 @@ pub fn task_result() -> impl Strategy<Value = TaskResult> {
         )
 }
 
-pub fn error_code() -> impl Strategy<Value = ErrorCode> {
+pub(crate) fn error_code() -> impl Strategy<Value = ErrorCode> {
     prop_oneof![
         proptest::sample::select(ErrorCode::KNOWN.to_vec()),
         "[A-Za-z0-9_]{1,40}".prop_map(|s| ErrorCode::from_wire(&s)),
     ]
 }
 
-pub fn api_error() -> impl Strategy<Value = ApiError> {
+pub(crate) fn api_error() -> impl Strategy<Value = ApiError> {
     (
         100u16..600,
         error_code(),

@@ -14,9 +14,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use b24_core::blocking::{Driver, Transport};
+use b24_core::blocking::{Clock, Driver, Transport};
 use b24_core::bytes::Bytes;
-use b24_core::engine::{SentState, TransportErrorKind, TransportFailure};
+use b24_core::engine::{SentState, Timestamp, TransportErrorKind, TransportFailure};
 use b24_core::methods::{DialogId, ImMessageAdd, TaskGet, TaskResultAddFromChatMessage};
 use b24_core::types::{MessageId, ResultId, TaskId};
 use b24_core::{http, Portal};
@@ -31,10 +31,23 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// deadline.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The wall clock the driver tells time by; its waits block the thread.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_system_time(std::time::SystemTime::now())
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let emulator = start_emulator()?;
     let transport = UreqTransport::new(Some(emulator.ca_pem.as_bytes()))?;
-    let mut driver = Driver::new(transport);
+    let mut driver = Driver::new(transport, WallClock);
     let portal = Portal::webhook(&emulator.webhook_url)?;
     let summary = run_flow(
         &mut driver,
@@ -413,8 +426,8 @@ impl std::error::Error for FlowError {}
 
 /// Posts a message to the task's chat and makes it the task's result, reporting each
 /// step to `out`.
-pub fn run_flow<T: Transport>(
-    driver: &mut Driver<T>,
+pub fn run_flow<T: Transport, C: Clock>(
+    driver: &mut Driver<T, C>,
     portal: &Portal,
     task_id: TaskId,
     out: &mut impl Write,

@@ -8,8 +8,9 @@
 //! limits, retries, idempotency keys, operating-time budgets and token refresh all
 //! happen inside the engine, identically to the hyper adapter.
 //!
-//! The driver reads the wall clock and sleeps the calling thread ([`Clock`],
-//! [`SystemClock`] by default); it does no other IO.
+//! Time is the caller's too: the driver asks a [`Clock`] for "now" and to wait, so
+//! that the core itself never reads a clock or sleeps (a test hands it a simulated
+//! clock; a program, the wall clock and `std::thread::sleep`, as below).
 //!
 //! # The sent-state rule
 //!
@@ -26,9 +27,9 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use b24_core::blocking::{Driver, Transport};
+//! use b24_core::blocking::{Clock, Driver, Transport};
 //! use b24_core::bytes::Bytes;
-//! use b24_core::engine::{SentState, TransportErrorKind, TransportFailure};
+//! use b24_core::engine::{SentState, Timestamp, TransportErrorKind, TransportFailure};
 //! use b24_core::methods::TaskResultAddFromChatMessage;
 //! use b24_core::types::MessageId;
 //! use b24_core::{http, Portal};
@@ -46,8 +47,20 @@
 //!     }
 //! }
 //!
+//! /// The wall clock; waits block the thread.
+//! struct WallClock;
+//!
+//! impl Clock for WallClock {
+//!     fn now(&self) -> Timestamp {
+//!         Timestamp::from_system_time(std::time::SystemTime::now())
+//!     }
+//!     fn sleep(&self, d: Duration) {
+//!         std::thread::sleep(d);
+//!     }
+//! }
+//!
 //! let portal = Portal::webhook("https://example.bitrix24.com/rest/1/webhookcode/").unwrap();
-//! let mut driver = Driver::new(Offline).policy(
+//! let mut driver = Driver::new(Offline, WallClock).policy(
 //!     b24_core::engine::RetryPolicy::default()
 //!         .backoff(Duration::from_millis(1), Duration::from_millis(1)),
 //! );
@@ -56,7 +69,7 @@
 //! assert!(matches!(err, b24_core::Error::RetriesExhausted { attempts: 4, .. }));
 //! ```
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -111,52 +124,28 @@ pub trait Clock {
     fn sleep(&self, d: Duration);
 }
 
-/// The wall clock and `std::thread::sleep`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_system_time(SystemTime::now())
-    }
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-}
-
 /// Runs calls to completion over a blocking [`Transport`].
 ///
 /// It keeps the portals' shared state (rate bucket per host, operating budgets per
 /// webhook or app, tokens) in a [`Registry`], seeded from the operating system's
 /// randomness; one driver serves any number of portals.
 #[derive(Debug)]
-pub struct Driver<T, C = SystemClock> {
+pub struct Driver<T, C> {
     transport: T,
     clock: C,
     registry: Registry,
     options: ExchangeOptions,
 }
 
-impl<T: Transport> Driver<T> {
-    /// A driver over `transport` with the wall clock and a registry of its own.
-    pub fn new(transport: T) -> Self {
+impl<T: Transport, C: Clock> Driver<T, C> {
+    /// A driver over `transport`, telling time by `clock`, with a registry of its own
+    /// seeded from the operating system's randomness.
+    pub fn new(transport: T, clock: C) -> Self {
         Self {
             transport,
-            clock: SystemClock,
+            clock,
             registry: Registry::new(crate::engine::os_random_seed()),
             options: ExchangeOptions::default(),
-        }
-    }
-}
-
-impl<T: Transport, C: Clock> Driver<T, C> {
-    /// The same driver with another clock (a simulated one in tests).
-    pub fn clock<D: Clock>(self, clock: D) -> Driver<T, D> {
-        Driver {
-            transport: self.transport,
-            clock,
-            registry: self.registry,
-            options: self.options,
         }
     }
 

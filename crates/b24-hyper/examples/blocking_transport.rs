@@ -14,9 +14,9 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use b24_core::blocking::Driver;
+use b24_core::blocking::{Clock, Driver};
 use b24_core::bytes::Bytes;
-use b24_core::engine::{SentState, TransportErrorKind, TransportFailure};
+use b24_core::engine::{SentState, Timestamp, TransportErrorKind, TransportFailure};
 use b24_core::methods::{DialogId, ImMessageAdd, TaskResultAddFromChatMessage};
 use b24_core::registry::Registry;
 use b24_core::types::{ChatId, TaskId};
@@ -26,6 +26,19 @@ use b24_core::{http, Portal};
 const MAX_RESPONSE: u64 = 4 * 1024 * 1024;
 /// Time allowed for connecting, writing and each read, at most.
 const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The wall clock the driver tells time by; its waits block the thread.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_system_time(std::time::SystemTime::now())
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     run()
@@ -41,7 +54,8 @@ pub fn run() -> Result<(), Box<dyn std::error::Error>> {
     // The driver over the `send` function below. Its registry keeps the portals'
     // shared state (the bucket per host, budgets per webhook or app, tokens per
     // user); `Driver::new` makes one seeded from the OS, or hand it one to share.
-    let mut driver = Driver::new(send).registry(Registry::new(0x0b24_5eed));
+    // The driver tells time by the caller's clock: here the wall clock.
+    let mut driver = Driver::new(send, WallClock).registry(Registry::new(0x0b24_5eed));
 
     let chat = ChatId::new(58)?; // task 51's chat in the emulator's seeded data
     let post = ImMessageAdd::new(DialogId::chat(chat), "Posted by a blocking client")?;

@@ -30,25 +30,21 @@ pub struct PortalState {
 
 /// 128 bits from the operating system's random source, to seed a [`PortalState`]
 /// or a [`Registry`](crate::registry::Registry) in production. Should the source
-/// fail, a seed from the standard library's per-process random hashing keys and the
-/// clock (unpredictable enough for jitter, lease ids and key uniqueness).
+/// fail, the standard library's per-process random hashing keys (themselves drawn
+/// from the operating system once), unpredictable enough for jitter, lease ids and
+/// key uniqueness. No clock is read.
 pub fn os_random_seed() -> u128 {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_ok() {
         return u128::from_le_bytes(bytes);
     }
     use std::hash::{BuildHasher, Hasher};
-    let mut low = std::collections::hash_map::RandomState::new().build_hasher();
-    low.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    let low = low.finish();
-    let mut high = std::collections::hash_map::RandomState::new().build_hasher();
-    high.write_u64(low);
-    (u128::from(high.finish()) << 64) | u128::from(low)
+    let state = std::collections::hash_map::RandomState::new();
+    let mut low = state.build_hasher();
+    low.write_u8(1);
+    let mut high = state.build_hasher();
+    high.write_u8(2);
+    (u128::from(high.finish()) << 64) | u128::from(low.finish())
 }
 
 impl Default for PortalState {

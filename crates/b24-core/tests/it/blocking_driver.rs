@@ -66,7 +66,7 @@ fn a_rate_limited_write_is_waited_out_and_sent_again_with_the_same_key() {
         );
         Ok(answers.next().unwrap())
     };
-    let mut driver = Driver::new(transport).clock(clock.clone());
+    let mut driver = Driver::new(transport, clock.clone());
     let reply = driver
         .call(
             &portal(),
@@ -93,7 +93,7 @@ fn an_unkeyed_write_is_not_repeated_after_it_may_have_been_sent() {
             SentState::MaybeSent,
         ))
     };
-    let mut driver = Driver::new(transport).clock(FakeClock::default());
+    let mut driver = Driver::new(transport, FakeClock::default());
     let post = b24_core::methods::ImMessageAdd::new(
         b24_core::methods::DialogId::chat(b24_core::types::ChatId::new(58).unwrap()),
         "hello",

@@ -13,14 +13,15 @@ use b24_core::types::TaskId;
 use b24_core::{http, Portal};
 
 use crate::ureq_example::{
-    map_error, run_flow, start_emulator, Cause, UreqError, UreqTransport, CONNECT_TIMEOUT,
+    map_error, run_flow, start_emulator, Cause, UreqError, UreqTransport, WallClock,
+    CONNECT_TIMEOUT,
 };
 
 #[test]
 fn the_flow_makes_one_result_from_the_posted_message() {
     let emulator = start_emulator().unwrap();
     let transport = UreqTransport::new(Some(emulator.ca_pem.as_bytes())).unwrap();
-    let mut driver = Driver::new(transport);
+    let mut driver = Driver::new(transport, WallClock);
     let portal = Portal::webhook(&emulator.webhook_url).unwrap();
     let mut report = Vec::new();
     let summary = run_flow(&mut driver, &portal, TaskId::new(51).unwrap(), &mut report)

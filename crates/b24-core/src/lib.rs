@@ -80,6 +80,7 @@ mod method;
 pub mod methods;
 pub mod paging;
 mod portal;
+pub mod reconcile;
 pub mod registry;
 mod reply;
 mod request;

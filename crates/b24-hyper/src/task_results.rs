@@ -110,29 +110,44 @@ impl TaskResults {
         task_id: TaskId,
         message_id: MessageId,
     ) -> Result<TaskResult, Error> {
-        let grace = self.client.inner.settings.policy.in_flight_grace;
-        let mut rounds = 0;
+        use b24_core::reconcile::{Reconcile, ReconcileStep};
+        let now = || b24_core::engine::Timestamp::from_system_time(std::time::SystemTime::now());
+        let mut reconcile = Reconcile::new(self.client.inner.settings.policy.in_flight_grace);
+        let mut step = reconcile.start();
+        let mut unknown = None;
+        let mut found = None;
         loop {
-            let err = match self.add_from_chat_message(message_id).await {
-                Err(Error::Core(e @ b24_core::Error::WriteOutcomeUnknown { .. })) => e,
-                other => return other,
+            step = match step {
+                ReconcileStep::Send => match self.add_from_chat_message(message_id).await {
+                    Err(Error::Core(e @ b24_core::Error::WriteOutcomeUnknown { .. })) => {
+                        unknown = Some(e);
+                        reconcile.unknown(now())
+                    }
+                    other => return other,
+                },
+                ReconcileStep::WaitThenRead { until } => {
+                    tokio::time::sleep(b24_core::engine::wait_duration(now(), until)).await;
+                    ReconcileStep::Read
+                }
+                ReconcileStep::Read => {
+                    found = self.find_from_message(task_id, message_id).await?;
+                    reconcile.read(found.is_some(), now())
+                }
+                ReconcileStep::Found => {
+                    if let Some(result) = found.take() {
+                        return Ok(result);
+                    }
+                    ReconcileStep::Read
+                }
+                _ => {
+                    return Err(match unknown.take() {
+                        Some(e) => Error::Core(e),
+                        None => Error::Core(b24_core::Error::ExchangeMisuse(
+                            "reconcile: gave up before any send",
+                        )),
+                    })
+                }
             };
-            // Every attempt of the call was sent before it returned: the grace counted
-            // from now has passed for the last of them too.
-            let ended = tokio::time::Instant::now();
-            rounds += 1;
-            if let Some(found) = self.find_from_message(task_id, message_id).await? {
-                return Ok(found);
-            }
-            // An attempt may still be running on the portal: look again once every
-            // attempt has surely finished.
-            tokio::time::sleep_until(crate::transport::instant_after(ended, grace)).await;
-            if let Some(found) = self.find_from_message(task_id, message_id).await? {
-                return Ok(found);
-            }
-            if rounds >= 2 {
-                return Err(Error::Core(err));
-            }
         }
     }
 

@@ -182,48 +182,28 @@ impl fmt::Display for Rounded {
 
 /// The innermost error of a chain (looking inside `io::Error`s), in its own words.
 fn root_cause(err: &(dyn StdError + 'static)) -> String {
-    let mut last: &(dyn StdError + 'static) = err;
-    let mut hops = 0u8;
-    loop {
-        let next = match last
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => Some(inner as &(dyn StdError + 'static)),
-            None => last.source(),
-        };
-        match next {
-            Some(n) if hops < 32 => {
-                last = n;
-                hops += 1;
-            }
-            _ => break,
-        }
+    let last = chain(err).last().unwrap_or(err);
+    match last.downcast_ref::<std::io::Error>().and_then(io_words) {
+        Some(words) => words,
+        None => last.to_string(),
     }
-    // An io::Error with a plain kind says it best by its kind ("connection refused");
-    // one with a custom payload or an OS code outside the known kinds by its text.
-    if let Some(io) = last.downcast_ref::<std::io::Error>() {
-        if io.get_ref().is_none() && io.kind() != std::io::ErrorKind::Other {
-            let words = io.kind().to_string();
-            if words != "uncategorized error" && words != "other error" {
-                return words;
-            }
-        }
+}
+
+/// An `io::Error` with a plain kind says it best by its kind ("connection refused");
+/// one with a custom payload or an OS code outside the known kinds, by its text.
+fn io_words(io: &std::io::Error) -> Option<String> {
+    if io.get_ref().is_some() {
+        return None;
     }
-    last.to_string()
+    let words = io.kind().to_string();
+    (words != "uncategorized error" && words != "other error").then_some(words)
 }
 
 /// Why connecting failed, in words.
 fn connect_cause(err: &(dyn StdError + 'static)) -> String {
-    if let Some(io) = find_in_chain::<std::io::Error>(err) {
-        if io.get_ref().is_none() {
-            let words = io.kind().to_string();
-            if words != "uncategorized error" && words != "other error" {
-                return words;
-            }
-        }
-    }
-    root_cause(err)
+    find_in_chain::<std::io::Error>(err)
+        .and_then(io_words)
+        .unwrap_or_else(|| root_cause(err))
 }
 
 /// What is wrong with the portal's certificate, when that is why TLS failed:
@@ -443,25 +423,24 @@ impl FailureKind {
 pub(crate) fn find_in_chain<'a, T: StdError + 'static>(
     err: &'a (dyn StdError + 'static),
 ) -> Option<&'a T> {
-    let mut next: Option<&'a (dyn StdError + 'static)> = Some(err);
-    let mut hops = 0u8;
-    while let Some(e) = next {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        hops = hops.saturating_add(1);
-        if hops > 32 {
-            return None;
-        }
-        next = match e
+    chain(err).find_map(|e| e.downcast_ref::<T>())
+}
+
+/// An error and its causes, looking inside `io::Error`s too (their `source()` skips
+/// the error they wrap); at most 33 links, so a cyclic chain ends.
+fn chain<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(err), |&e: &&'a (dyn StdError + 'static)| {
+        match e
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
         {
             Some(inner) => Some(inner as &(dyn StdError + 'static)),
             None => e.source(),
-        };
-    }
-    None
+        }
+    })
+    .take(33)
 }
 
 /// Everything a call through the [`Client`](crate::Client) can fail with.
